@@ -1,0 +1,1 @@
+"""The bundled VR-Bench suite (data only): suite.json and cases/*.jsonl. Installed as ``vrbench.prompts``."""

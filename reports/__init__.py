@@ -1,0 +1,1 @@
+"""Leaderboard templates (jinja2). Installed as ``vrbench.reports``."""

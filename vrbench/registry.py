@@ -1,0 +1,88 @@
+"""Name -> class registries for generators and judges, filled by decorators and entry points."""
+
+from __future__ import annotations
+
+import logging
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Callable, Generic, TypeVar
+
+from .errors import VRBenchError
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class Registry(Generic[T]):
+    """Maps names to classes.
+
+    In-tree classes register with ``@registry.register("name")`` in modules listed in ``builtin_modules``
+    (imported lazily, on first look-up, so ``vrbench --help`` stays fast). Third-party packages add
+    classes through the entry-point group, e.g. in their pyproject.toml::
+
+        [project.entry-points."vrbench.generators"]
+        my-model = "my_package.adapter:MyModel"
+    """
+
+    def __init__(self, kind: str, group: str, builtin_modules: tuple[str, ...] = ()):
+        self.kind = kind
+        self.group = group
+        self.builtin_modules = builtin_modules
+        self._classes: dict[str, type[T]] = {}
+        self._entry_points: dict[str, object] | None = None
+        self._builtins_loaded = False
+
+    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+        def decorator(cls: type[T]) -> type[T]:
+            existing = self._classes.get(name)
+            if existing is not None and existing is not cls:
+                raise ValueError(f"{self.kind} name '{name}' is already registered by {existing.__module__}.{existing.__qualname__}")
+            self._classes[name] = cls
+            cls.registry_name = name  # type: ignore[attr-defined]
+            return cls
+
+        return decorator
+
+    def _load_builtins(self) -> None:
+        if self._builtins_loaded:
+            return
+        self._builtins_loaded = True
+        for module in self.builtin_modules:
+            import_module(module)
+
+    def _plugins(self) -> dict[str, object]:
+        if self._entry_points is None:
+            self._entry_points = {ep.name: ep for ep in entry_points(group=self.group)}
+        return self._entry_points
+
+    def names(self) -> list[str]:
+        self._load_builtins()
+        return sorted(set(self._classes) | set(self._plugins()))
+
+    def get(self, name: str) -> type[T]:
+        self._load_builtins()
+        if name in self._classes:
+            return self._classes[name]
+        ep = self._plugins().get(name)
+        if ep is not None:
+            try:
+                cls = ep.load()  # type: ignore[attr-defined]
+            except Exception as e:  # a broken plugin must not take the whole CLI down
+                raise VRBenchError(f"{self.kind} '{name}' from entry point {ep.value} failed to import: {e}") from e  # type: ignore[attr-defined]
+            self._classes[name] = cls
+            cls.registry_name = name
+            return cls
+        known = ", ".join(self.names()) or "none registered"
+        raise VRBenchError(f"unknown {self.kind} '{name}' (known: {known})")
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(name, first docstring line) for every registered class, importing plugins."""
+        rows = []
+        for name in self.names():
+            try:
+                cls = self.get(name)
+                doc = (cls.__doc__ or "").strip().splitlines()
+                rows.append((name, doc[0] if doc else ""))
+            except VRBenchError as e:
+                rows.append((name, f"(broken: {e})"))
+        return rows

@@ -1,0 +1,189 @@
+"""The run directory: what each stage writes, and safe ways to write and read it.
+
+Layout (DESIGN.md)::
+
+    runs/<name>/
+      run.json                  written first; never holds secrets
+      videos/<case>-s<seed>.mp4
+      generations.jsonl         one row per finished video, appended and flushed
+      judgments/<judge>.jsonl   one row per video x question
+      scores/<judge>.json       written last
+
+Writes are atomic (temporary file + rename) or append-and-fsync, so a crash or Ctrl-C never leaves a
+half-written file that a rerun would trust.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import VRBenchError
+from .scoring import ANSWERS
+
+RUN_FILE = "run.json"
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe version of a model or judge name (no separators, no leading dots)."""
+    cleaned = _SAFE.sub("_", name).strip("._") or "unnamed"
+    return cleaned[:120]
+
+
+def video_name(case_id: str, seed: int) -> str:
+    return f"{case_id}-s{seed}.mp4"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8"))
+
+
+def append_jsonl(path: Path, rows: list[dict]) -> None:
+    """Append whole lines and fsync, so a reader never sees half a row (a torn last line is ignored on read)."""
+    if not rows:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in rows).encode("utf-8")
+    with open(path, "ab") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each row; bad JSON is a one-line error naming file:line.
+
+    A last line without a newline is what a crash mid-append leaves behind; it is skipped (the row is
+    redone on resume) rather than reported.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise VRBenchError(f"{path}: file not found") from None
+    except UnicodeDecodeError:
+        raise VRBenchError(f"{path}: expected UTF-8 JSON lines") from None
+    lines = text.split("\n")
+    torn = lines[-1] != ""
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            if torn and lineno == len(lines):
+                return
+            raise VRBenchError(f"{path}:{lineno}: invalid JSON: {e.msg} (column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise VRBenchError(f"{path}:{lineno}: expected a JSON object per line")
+        yield lineno, obj
+
+
+@dataclass(frozen=True)
+class JudgmentRow:
+    case: str
+    seed: int
+    question: str
+    answer: str
+    p_yes: float | None
+    line: int
+
+
+def parse_judgment(obj: dict, where: str) -> JudgmentRow:
+    """Validate one judgments.jsonl row; ``where`` is 'file:line' for the error message."""
+
+    def fail(field: str, expected: str) -> VRBenchError:
+        return VRBenchError(f"{where}: {field}: expected {expected}, got {obj.get(field)!r}")
+
+    case, seed, question, answer = obj.get("case"), obj.get("seed"), obj.get("question"), obj.get("answer")
+    if not isinstance(case, str) or not case:
+        raise fail("case", "a case id such as ETV-07")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise fail("seed", "a non-negative integer")
+    if not isinstance(question, str) or not question:
+        raise fail("question", "a question id such as Q3")
+    if answer not in ANSWERS:
+        raise fail("answer", "one of yes, no, invalid")
+    p_yes = obj.get("p_yes")
+    if p_yes is not None:
+        if isinstance(p_yes, bool) or not isinstance(p_yes, (int, float)) or not math.isfinite(p_yes) or not 0.0 <= p_yes <= 1.0:
+            raise fail("p_yes", "null or a probability in [0, 1]")
+        p_yes = float(p_yes)
+    return JudgmentRow(case, seed, question, answer, p_yes, int(where.rsplit(":", 1)[-1]))
+
+
+class RunDir:
+    """Paths and small readers for one run directory."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @property
+    def run_file(self) -> Path:
+        return self.root / RUN_FILE
+
+    @property
+    def videos_dir(self) -> Path:
+        return self.root / "videos"
+
+    @property
+    def generations_file(self) -> Path:
+        return self.root / "generations.jsonl"
+
+    def judgments_file(self, judge: str) -> Path:
+        return self.root / "judgments" / f"{safe_name(judge)}.jsonl"
+
+    def scores_file(self, judge: str) -> Path:
+        return self.root / "scores" / f"{safe_name(judge)}.json"
+
+    def video_path(self, case_id: str, seed: int) -> Path:
+        return self.videos_dir / video_name(case_id, seed)
+
+    def judges(self) -> list[str]:
+        """Judges with a judgments file in this run."""
+        d = self.root / "judgments"
+        return sorted(p.stem for p in d.glob("*.jsonl")) if d.is_dir() else []
+
+    def read_manifest(self) -> dict | None:
+        if not self.run_file.exists():
+            return None
+        try:
+            data = json.loads(self.run_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise VRBenchError(f"{self.run_file}: not valid JSON ({e})") from None
+        if not isinstance(data, dict):
+            raise VRBenchError(f"{self.run_file}: expected a JSON object")
+        return data
+
+    def write_manifest(self, manifest: dict) -> None:
+        atomic_write_json(self.run_file, manifest)
+
+    def read_judgments(self, judge: str) -> list[JudgmentRow]:
+        path = self.judgments_file(judge)
+        if not path.exists():
+            known = ", ".join(self.judges()) or "none"
+            raise VRBenchError(f"{path}: no judgments for judge '{judge}' in this run (judged by: {known})")
+        return [parse_judgment(obj, f"{path}:{lineno}") for lineno, obj in iter_jsonl(path)]

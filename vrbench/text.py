@@ -1,0 +1,55 @@
+"""Small, dependency-free text helpers shared by the suite linter and the diversity checks."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Function words, question openers and words every video question uses; they say nothing about
+# what a prompt or question is *about*.
+STOP_WORDS = frozenset(
+    """
+    a an the and or but if then than so as of at by for from in into on onto to up down over under
+    with within about across after before behind between during through toward towards around
+    along against upon off out its it it's this that these those there here his her their them
+    they he she him we you your our i me my is are was were be been being am do does did doing
+    done has have had having can could will would should may might must shall
+    what which who whom whose when where why how while whether each every any some all both
+    other another such own same very just also only too more most much many few several
+    clip video scene frame frames shown show shows visible visibly clearly clear appear appears
+    one two three first second still even
+    """.split()
+)
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def normalize(text: str) -> str:
+    """NFKC-normalise, lower-case and unify apostrophes."""
+    return unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'").lower()
+
+
+def stem(word: str) -> str:
+    """A crude suffix stripper: enough to match 'rolls', 'rolled', 'rolling' to 'roll'."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2]:  # rolled -> roll, stopped -> stopp -> stop
+        word = word[:-1]
+    return word
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(normalize(text))
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed words of ``text`` that carry meaning (stop words removed)."""
+    return {stem(w) for w in words(text) if w not in STOP_WORDS and not w.isdigit()}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    if not a and not b:
+        return 0.0
+    return len(a & b) / len(a | b)
