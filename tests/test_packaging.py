@@ -37,7 +37,7 @@ def test_wheel_file_list(wheel):
     top = {n.split("/")[0] for n in names if not n.startswith("vrbench-")}
     assert top == {"vrbench"}, top  # nothing named `generators` or `judges` at top level
     for required in [
-        "vrbench/cli.py",
+        "vrbench/cli/__init__.py",
         "vrbench/suite.py",
         "vrbench/scoring.py",
         "vrbench/generators/__init__.py",

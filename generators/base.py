@@ -1,0 +1,49 @@
+"""The generator interface every adapter implements.
+
+A generator turns prompts into frames. Its constructor is cheap (no imports of torch or diffusers,
+no weights); ``load()`` does the heavy work once; ``generate()`` returns frames and the runner (not
+the adapter) writes the mp4 files. ``signature()`` lists every setting that changes pixels, so two
+runs with equal signatures are comparable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    case_id: str
+    prompt: str
+    seed: int
+
+
+@dataclass
+class GeneratedVideo:
+    frames: np.ndarray  # uint8 (T, H, W, 3)
+    fps: float
+    info: dict[str, Any] = field(default_factory=dict)  # e.g. timings; recorded in generations.jsonl
+
+
+class Generator:
+    """Base class for video generators (see module docstring)."""
+
+    registry_name: ClassVar[str] = ""
+    #: how many requests ``generate`` takes at once (the runner batches accordingly)
+    batch_size: ClassVar[int] = 1
+
+    def load(self) -> None:
+        """Import heavy libraries and load weights; called once before the first ``generate``."""
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedVideo]:
+        raise NotImplementedError
+
+    def signature(self) -> dict[str, Any]:
+        """Every setting that changes pixels: model id, revision, steps, guidance, size, frames, fps, dtype."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release weights and GPU memory (optional)."""

@@ -1,0 +1,5 @@
+"""`vrbench generate` commands (not built yet)."""
+
+
+def register(sub) -> None:
+    pass

@@ -1,0 +1,5 @@
+"""`vrbench judge` commands (not built yet)."""
+
+
+def register(sub) -> None:
+    pass

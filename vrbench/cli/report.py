@@ -1,0 +1,5 @@
+"""`vrbench report` commands (not built yet)."""
+
+
+def register(sub) -> None:
+    pass
