@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from .errors import SuiteError, VRBenchError
-from .text import content_words, jaccard, normalize
+from .text import content_words, jaccard, normalize, tfidf_cosine_pairs
 
 CASE_KEYS = ("id", "dimension", "prompt", "intent", "tags", "questions")
 REQUIRED_CASE_KEYS = ("id", "dimension", "prompt", "intent", "questions")
@@ -35,6 +35,11 @@ LEAK_MIN_WORDS = 3
 LEAK_MAX_SHARE = 0.8
 # Two questions of one case sharing this much of their content words ask the same thing.
 DUPLICATE_QUESTION_JACCARD = 0.8
+# Two prompts this similar (TF-IDF cosine over content words) describe the same scene. Calibrated on
+# VR-Bench v1.0: the one pair written independently for two dimensions that staged the same scene (a
+# waiter balancing a tray of four glasses on one palm) scored 0.40, while every pair of genuinely
+# different scenes scores below 0.32 (the closest: a frog on a lily pad vs a pebble dropped in a pond).
+DUPLICATE_PROMPT_TFIDF = 0.35
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,12 @@ def lint_suite(path: str | Path | None = None) -> tuple[Suite | None, list[Probl
                 continue
             first_seen[case.id] = f"{where[0]}:{where[1]}"
             cases.append(case)
+
+    where_of = {c.id: first_seen[c.id] for c in cases}
+    for sim, i, j in tfidf_cosine_pairs([c.prompt for c in cases], DUPLICATE_PROMPT_TFIDF):
+        a, b = cases[i], cases[j]
+        file_, line = where_of[b.id].rsplit(":", 1)
+        problems.append(Problem(file_, int(line), "prompt", f"near-duplicate of {a.id}'s prompt (similarity {sim:.2f} >= {DUPLICATE_PROMPT_TFIDF}); write a different scenario", b.dimension))
 
     per_dim = meta["cases_per_dimension"]
     if per_dim is not None:

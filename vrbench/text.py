@@ -53,3 +53,32 @@ def jaccard(a: set[str], b: set[str]) -> float:
     if not a and not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+def tfidf_cosine_pairs(texts: list[str], threshold: float) -> list[tuple[float, int, int]]:
+    """Pairs (similarity, i, j) of ``texts`` whose TF-IDF cosine over content words is >= threshold.
+
+    Binary term frequency and idf = log(N / df): words shared by many prompts ("person", "table")
+    weigh little, so two prompts score high only when they share their distinctive words.
+    """
+    import math
+    from collections import Counter
+
+    docs = [content_words(t) for t in texts]
+    df = Counter(w for d in docs for w in d)
+    n = len(docs)
+    vectors = []
+    for d in docs:
+        v = {w: math.log(n / df[w]) for w in d}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        vectors.append({w: x / norm for w, x in v.items()})
+    out = []
+    for i in range(n):
+        vi = vectors[i]
+        for j in range(i + 1, n):
+            vj = vectors[j]
+            small, large = (vi, vj) if len(vi) <= len(vj) else (vj, vi)
+            sim = sum(x * large.get(w, 0.0) for w, x in small.items())
+            if sim >= threshold:
+                out.append((sim, i, j))
+    return sorted(out, reverse=True)
