@@ -7,8 +7,6 @@ pixel formats and frame timestamps.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import VRBenchError
+from .runstore import atomic_output
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -50,12 +49,9 @@ def write_video(path: str | Path, frames, fps: float, crf: int = 18) -> Path:
     pad_h, pad_w = arr.shape[1] % 2, arr.shape[2] % 2
     if pad_h or pad_w:
         arr = np.pad(arr, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
-    os.close(fd)
-    try:
-        rate = Fraction(fps).limit_denominator(1001)
-        with av.open(tmp, mode="w", format="mp4") as container:
+    rate = Fraction(fps).limit_denominator(1001)
+    with atomic_output(path, suffix=".mp4") as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as container:
             stream = container.add_stream("libx264", rate=rate)
             stream.width, stream.height = arr.shape[2], arr.shape[1]
             stream.pix_fmt = "yuv420p"
@@ -65,15 +61,6 @@ def write_video(path: str | Path, frames, fps: float, crf: int = 18) -> Path:
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
     return path
 
 
