@@ -89,7 +89,7 @@ def replace_line(run_dir, lineno, row):
 )
 def test_malformed_rows_give_one_line_errors(run_dir, row, message):
     replace_line(run_dir, 5, row)
-    proc = subprocess.run([sys.executable, "-m", "vrbench", "score", str(run_dir)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "vrbench", "score", str(run_dir)], capture_output=True, text=True, cwd=run_dir)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1

@@ -160,7 +160,7 @@ def test_load_errors_are_one_line(suite_dir):
     relax_counts(suite_dir)
     write_case(suite_dir, q(3, text="Do the pins not move?"))
     proc = subprocess.run(
-        [sys.executable, "-m", "vrbench", "list", "cases", "--suite", str(suite_dir)], capture_output=True, text=True
+        [sys.executable, "-m", "vrbench", "list", "cases", "--suite", str(suite_dir)], capture_output=True, text=True, cwd=suite_dir
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

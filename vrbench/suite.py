@@ -169,7 +169,13 @@ class Problem:
 
 
 def bundled_suite_path() -> Path:
-    return Path(str(resources.files("vrbench.prompts")))
+    try:
+        return Path(str(resources.files("vrbench.prompts")))
+    except ModuleNotFoundError:  # running from a source checkout that was never installed
+        source = Path(__file__).resolve().parent.parent / "prompts"
+        if (source / "suite.json").is_file():
+            return source
+        raise VRBenchError("the bundled suite is missing: install vrbench with `pip install .`, or pass --suite PATH") from None
 
 
 def load_suite(path: str | Path | None = None) -> Suite:
