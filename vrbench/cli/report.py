@@ -1,5 +1,162 @@
-"""`vrbench report` commands (not built yet)."""
+"""`vrbench report`, `vrbench vbench import` and `vrbench agreement`."""
+
+from __future__ import annotations
+
+
+from ..errors import VRBenchError
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}"
+
+
+def cmd_report(args) -> int:
+    from ..agreement import all_agreements, read_human_labels
+    from ..report import build_site, load_runs
+    from ..suite import load_suite
+    from ..vbench import read_vbench_sources
+
+    suite = load_suite(args.suite)
+    # Read every input before writing anything, so a bad file never leaves a half-made site.
+    vbench = read_vbench_sources(args.vbench, percent=args.percent) if args.vbench else None
+    labels = read_human_labels(args.human) if args.human else None
+    runs = load_runs(args.run_dirs, suite)
+    agreement = None
+    if labels is not None or len({j for r in runs for j in r.judges}) > 1:
+        agreement = all_agreements(runs, suite, labels, samples=args.bootstrap, seed=args.seed)
+    index = build_site(runs, suite, args.out, vbench=vbench, agreement=agreement, copy_videos=args.copy_videos)
+    print(f"wrote {index} (open it in a browser; it needs no network)")
+    return 0
+
+
+def cmd_vbench_import(args) -> int:
+    from ..console import table
+    from ..vbench import VBENCH, read_vbench_sources
+
+    results = read_vbench_sources(args.files, percent=args.percent)
+    notes = []
+    t2v = [r for r in results if r.benchmark == VBENCH]
+    v2 = [r for r in results if r.benchmark != VBENCH]
+    out = []
+    if t2v:
+        rows = []
+        for r in t2v:
+            t = r.totals()
+            rows.append([r.model or "(unnamed)", _pct(t["total"]), _pct(t["quality"]), _pct(t["semantic"]), f"{len(r.dimensions)}/16"])
+            if t["missing"]:
+                notes.append(f"{r.model or '(unnamed)'}: missing {', '.join(t['missing'])}; totals that need them are not computed")
+            out.append({"model": r.model, "benchmark": "vbench", "dimensions": r.dimensions, **t})
+        print("VBench (percent)")
+        print(table(["model", "Total", "Quality", "Semantic", "dims"], rows))
+    if v2:
+        from ..vbench import V2_CATEGORIES, V2_DIMENSIONS
+
+        rows = []
+        for r in v2:
+            t = r.totals()
+            rows.append([r.model or "(unnamed)", _pct(t["total"])] + [_pct(t["categories"][c]) for c in V2_CATEGORIES] + [f"{len(r.dimensions)}/{len(V2_DIMENSIONS)}"])
+            if t["missing"]:
+                notes.append(f"{r.model or '(unnamed)'}: missing {', '.join(t['missing'])}; totals that need them are not computed")
+            out.append({"model": r.model, "benchmark": "vbench2", "dimensions": r.dimensions, **t})
+        if t2v:
+            print()
+        print("VBench-2.0 (percent)")
+        print(table(["model", "Total"] + [c.replace("_", " ").title() for c in V2_CATEGORIES] + ["dims"], rows))
+    for n in notes:
+        print(f"note: {n}")
+    if args.json:
+        from pathlib import Path
+
+        from ..runstore import atomic_write_json
+
+        atomic_write_json(Path(args.json), out)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_agreement(args) -> int:
+    from ..agreement import all_agreements, read_human_labels
+    from ..console import table
+    from ..report import load_runs
+    from ..suite import load_suite
+
+    suite = load_suite(args.suite)
+    labels = read_human_labels(args.human) if args.human else None
+    runs = load_runs(args.run_dirs, suite)
+    judges = sorted({j for r in runs for j in r.judges})
+    if not judges:
+        raise VRBenchError("no run has judgments: run `vrbench judge` first")
+    if labels is None and len(judges) < 2:
+        raise VRBenchError(f"nothing to compare: pass --human FILE, or runs judged by two judges (found: {', '.join(judges)})")
+    result = all_agreements(runs, suite, labels, samples=args.bootstrap, seed=args.seed)
+
+    def tau(r: dict) -> str:
+        if r["tau_b"] is None:
+            return "— (needs 2+ models with distinct scores)"
+        ci = f" [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]" if r["ci"] else ""
+        return f"{r['tau_b']:.3f}{ci}"
+
+    def questions(q: dict | None) -> list[str]:
+        if not q:
+            return ["", "", ""]
+        acc = "—" if q["accuracy"] is None else f"{100 * q['accuracy']:.1f}%"
+        kappa = "—" if q["kappa"] is None else f"{q['kappa']:.3f}"
+        return [acc, kappa, f"{q['n']}" + (f" (+{q['n_invalid']} invalid)" if q["n_invalid"] else "")]
+
+    rows = []
+    for a in result["human"]:
+        rows.append([f"{a['judge']} vs humans", a["ranking"]["n_models"], tau(a["ranking"]), *questions(a.get("questions"))])
+    for a in result["judges"]:
+        rows.append([f"{a['judges'][0]} vs {a['judges'][1]}", a["ranking"]["n_models"], tau(a["ranking"]), *questions(a["questions"])])
+    print(table(["raters", "models", "Kendall tau-b [95% CI]", "accuracy", "kappa", "answers"], rows))
+    for a in result["human"]:
+        for e in a.get("excluded") or []:
+            print(f"note: {a['judge']} vs humans leaves out {e}")
+    if args.json:
+        from pathlib import Path
+
+        from ..runstore import atomic_write_json
+
+        atomic_write_json(Path(args.json), result)
+        print(f"wrote {args.json}")
+    return 0
 
 
 def register(sub) -> None:
-    pass
+    p = sub.add_parser("report", help="build the static HTML leaderboard site",
+                       description="Build a static site (leaderboard, charts, a page per model, a page per case with its video) "
+                                   "from run directories. It opens from file:// with no network.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (one per model)")
+    p.add_argument("--out", required=True, metavar="SITE", help="folder to write the site into")
+    p.add_argument("--vbench", nargs="+", metavar="FILE", default=[],
+                   help="VBench results to show beside VR-Bench: a CSV with a model column, or MODEL=RESULTS.json")
+    p.add_argument("--percent", action="store_true", help="VBench CSV values are percentages (0-100), as on the VBench leaderboard")
+    p.add_argument("--human", metavar="FILE", help="human labels CSV: model,case,question,answer[,seed] or model,score")
+    p.add_argument("--copy-videos", action="store_true", help="copy videos into the site (self-contained) instead of linking to the runs")
+    p.add_argument("--suite", metavar="PATH", help="suite directory (default: the bundled VR-Bench)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for agreement CIs (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap random seed (default: 0)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("vbench", help="VBench passthrough", description="Read VBench results and compute VBench's totals.")
+    vb = p.add_subparsers(dest="vbench_command", metavar="SUBCOMMAND", required=True)
+    q = vb.add_parser("import", help="print VBench Total/Quality/Semantic from result files",
+                      description="Read VBench *_eval_results.json files (all files of one model together; name it with "
+                                  "MODEL=FILE) or CSVs of per-dimension values, and print Total/Quality/Semantic computed as "
+                                  "VBench does (VBench-2.0: Total and its five categories). Missing dimensions are named; no "
+                                  "total is computed without them.")
+    q.add_argument("files", nargs="+", metavar="FILE", help="*_eval_results.json (optionally MODEL=FILE) or .csv")
+    q.add_argument("--percent", action="store_true", help="CSV values are percentages (0-100), as on the VBench leaderboard")
+    q.add_argument("--json", metavar="OUT", help="also write the dimensions and totals (0-1 scale) as JSON")
+    q.set_defaults(func=cmd_vbench_import)
+
+    p = sub.add_parser("agreement", help="judge-vs-human and judge-vs-judge agreement",
+                       description="Kendall's tau-b between model rankings (with a bootstrap CI), and question-level accuracy "
+                                   "and Cohen's kappa, for every judge against human labels and for every pair of judges.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (one per model)")
+    p.add_argument("--human", metavar="FILE", help="human labels CSV: model,case,question,answer[,seed] or model,score")
+    p.add_argument("--suite", metavar="PATH", help="suite directory (default: the bundled VR-Bench)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap random seed (default: 0)")
+    p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
+    p.set_defaults(func=cmd_agreement)
