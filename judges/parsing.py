@@ -1,0 +1,83 @@
+"""Reading a yes/no answer out of a judge's free text, and P(yes) out of first-token log-probabilities.
+
+The parser is strict on purpose: an answer it cannot read is ``None`` (the caller retries once with a
+stricter instruction, then records "invalid"); it never guesses "no".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from typing import Iterable, Mapping
+
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?(</\1>|$)", re.IGNORECASE | re.DOTALL)
+_MARKDOWN = re.compile(r"[*_`#>~|]+")
+_PREFIX = re.compile(r"^\s*(final\s+answer|answer|response|output|a|回答|答案|答)\s*[:：\-—]\s*", re.IGNORECASE)
+_FIRST_WORD = re.compile(r"[a-z]+|[是否不]")
+_STATED = re.compile(r"\b(?:the\s+)?(?:final\s+)?answer\s+is\s*[:：]?\s*[\"'“”‘’(\[]*\s*(yes|no)\b", re.IGNORECASE)
+
+YES_WORDS = frozenset({"yes", "yeah", "yep", "true", "correct"})
+NO_WORDS = frozenset({"no", "nope", "false", "incorrect"})
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = _THINK.sub(" ", text)
+    text = _MARKDOWN.sub(" ", text)
+    text = text.strip().strip("\"'“”‘’()[]{} \t\r\n")
+    while True:  # "Answer: **Final answer:** yes"
+        stripped = _PREFIX.sub("", text, count=1).strip().strip("\"'“”‘’()[]{} ")
+        if stripped == text:
+            return text
+        text = stripped
+
+
+def parse_yes_no(text: str | None) -> str | None:
+    """``"yes"``, ``"no"`` or ``None`` for a judge's reply.
+
+    NFKC-normalises, drops ``<think>`` blocks, markdown and ``Answer:``-style prefixes, then decides on
+    the first word (English yes/no and a few synonyms; Chinese 是 / 否 / 不是). Failing that, an explicit
+    "the answer is yes/no" anywhere decides. Anything else is ``None``, never a default "no".
+    """
+    if not text:
+        return None
+    cleaned = _clean(text)
+    first = _FIRST_WORD.search(cleaned.lower())
+    if first and first.start() == len(cleaned.lower()) - len(cleaned.lower().lstrip()):
+        word = first.group(0)
+        if word in YES_WORDS or word == "是":
+            return "yes"
+        if word in NO_WORDS or word == "否" or (word == "不" and cleaned.lstrip().startswith("不是")):
+            return "no"
+    stated = _STATED.findall(unicodedata.normalize("NFKC", _THINK.sub(" ", text)))
+    if stated and len({s.lower() for s in stated}) == 1:  # "the answer is yes ... the answer is no" stays undecided
+        return stated[0].lower()
+    return None
+
+
+def _token_answer(token: str) -> str | None:
+    word = unicodedata.normalize("NFKC", token).strip().strip(".,!:;\"'").lower()
+    if word in ("yes", "是"):
+        return "yes"
+    if word in ("no", "否", "不"):
+        return "no"
+    return None
+
+
+def p_yes_from_logprobs(top_logprobs: Mapping[str, float] | Iterable[tuple[str, float]]) -> float | None:
+    """P(yes) = P(yes tokens) / (P(yes tokens) + P(no tokens)) over the first generated token's top-k.
+
+    Variants ("Yes", " yes", "YES") are summed. ``None`` when neither appears among the top-k (the
+    model meant to say something else, e.g. a refusal), so a refusal never looks like a confident no.
+    """
+    items = top_logprobs.items() if isinstance(top_logprobs, Mapping) else top_logprobs
+    mass = {"yes": 0.0, "no": 0.0}
+    for token, logprob in items:
+        answer = _token_answer(token)
+        if answer is not None and logprob is not None and math.isfinite(logprob):
+            mass[answer] += math.exp(logprob)
+    total = mass["yes"] + mass["no"]
+    if total <= 0.0:
+        return None
+    return min(1.0, max(0.0, mass["yes"] / total))

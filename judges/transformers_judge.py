@@ -1,0 +1,150 @@
+"""Local judges through transformers: `transformers` (any Hugging Face VLM) and `tiny-qwen-vl` (tests, demos).
+
+The frames go to the model as a sequence of images, each after its timestamp label, followed by the
+same prompt text the server judges send. The answer text comes from greedy decoding; P(yes) from
+the first decoding step's logits: softmax over the yes-token and no-token logits (all their casings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from vrbench.errors import VRBenchError
+
+from . import register_judge
+from .base import Judge, Reply
+from .prompts import VideoInput, prompt_text
+
+YES_WORDS = ("yes", "Yes", "YES", " yes", " Yes")
+NO_WORDS = ("no", "No", "NO", " no", " No")
+
+
+def _single_token_ids(tokenizer, words: tuple[str, ...]) -> list[int]:
+    ids = set()
+    for w in words:
+        enc = tokenizer.encode(w, add_special_tokens=False)
+        if len(enc) == 1 and enc[0] != tokenizer.unk_token_id:
+            ids.add(enc[0])
+    return sorted(ids)
+
+
+@register_judge("transformers")
+class TransformersJudge(Judge):
+    """Any Hugging Face vision-language model run locally (--judge-arg model=PATH_OR_ID); P(yes) from first-step logits."""
+
+    max_concurrency = 1  # one forward pass at a time; the model uses the whole device
+    needs_jpegs = False
+
+    def __init__(self, *, model: str = "", revision: str | None = None, device: str = "auto", dtype: str = "auto",
+                 num_frames: int = 8, max_pixels: int | None = 448 * 448, template: str = "yes_no",
+                 show_prompt: bool = False, max_new_tokens: int = 8):
+        super().__init__(num_frames=num_frames, max_pixels=max_pixels, template=template, show_prompt=show_prompt)
+        self.model_id, self.revision = model, revision
+        self.device, self.dtype = device, dtype
+        self.max_new_tokens = max_new_tokens
+        self.model: Any = None
+        self.processor: Any = None
+        self._lock = threading.Lock()
+
+    def signature(self) -> dict[str, Any]:
+        return {**super().signature(), "model": self.model_id, "revision": self.revision, "dtype": self.dtype,
+                "max_new_tokens": self.max_new_tokens, "decoding": "greedy"}
+
+    # -- loading --------------------------------------------------------------------------------
+    def check(self) -> None:
+        if not self.model_id:
+            raise VRBenchError("transformers judge: no model; pass --judge-arg model=HF_ID_OR_PATH")
+
+    def build(self) -> tuple[Any, Any]:
+        """(processor, model); subclasses may build them in memory instead of loading them."""
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        try:
+            processor = AutoProcessor.from_pretrained(self.model_id, revision=self.revision)
+            model = AutoModelForImageTextToText.from_pretrained(self.model_id, revision=self.revision, dtype=self._torch_dtype())
+        except OSError as e:
+            raise VRBenchError(f"transformers judge: cannot load {self.model_id} ({str(e).splitlines()[0]})") from None
+        return processor, model
+
+    def _torch_device(self) -> str:
+        import torch
+
+        return ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
+
+    def _torch_dtype(self):
+        import torch
+
+        if self.dtype == "auto":
+            return torch.bfloat16 if self._torch_device().startswith("cuda") else torch.float32
+        try:
+            return getattr(torch, self.dtype)
+        except AttributeError:
+            raise VRBenchError(f"transformers judge option dtype: expected auto, float32, bfloat16 or float16, got {self.dtype!r}") from None
+
+    def load(self) -> None:
+        self.processor, model = self.build()
+        self.model = model.to(self._torch_device()).eval()
+        tokenizer = self.processor.tokenizer
+        self.yes_ids = _single_token_ids(tokenizer, YES_WORDS)
+        self.no_ids = _single_token_ids(tokenizer, NO_WORDS)
+        if not self.yes_ids or not self.no_ids:
+            raise VRBenchError(f"transformers judge: the tokenizer of {self.model_id} has no single-token yes/no")
+
+    # -- answering ------------------------------------------------------------------------------
+    def messages(self, video: VideoInput, question: str, *, prompt: str | None, strict: bool) -> list[dict]:
+        parts: list[dict] = []
+        for t in video.timestamps:
+            parts += [{"type": "text", "text": self.template.frame_label(t)}, {"type": "image"}]
+        parts.append({"type": "text", "text": prompt_text(self.template, video, question, strict=strict,
+                                                          prompt=prompt if self.show_prompt else None)})
+        return [{"role": "user", "content": parts}]
+
+    def answer(self, video: VideoInput, question: str, *, prompt: str | None = None, strict: bool = False) -> Reply:
+        """Blocking: one greedy generation; P(yes) from its first step."""
+        import torch
+
+        text = self.processor.apply_chat_template(self.messages(video, question, prompt=prompt, strict=strict),
+                                                  add_generation_prompt=True, tokenize=False)
+        inputs = self.processor(text=[text], images=list(video.frames.images), return_tensors="pt").to(self.model.device)
+        with self._lock, torch.inference_mode():
+            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
+                                      output_logits=True, return_dict_in_generate=True)
+        first = torch.log_softmax(out.logits[0][0].float(), dim=-1)
+        yes, no = torch.logsumexp(first[self.yes_ids], 0), torch.logsumexp(first[self.no_ids], 0)
+        p_yes = float(torch.sigmoid(yes - no))
+        new_tokens = out.sequences[0, inputs["input_ids"].shape[1]:]
+        reply = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
+        return Reply(reply, p_yes)
+
+    async def ask(self, video: VideoInput, question: str, *, prompt: str | None = None, strict: bool = False) -> Reply:
+        return await asyncio.to_thread(self.answer, video, question, prompt=prompt, strict=strict)
+
+    async def aclose(self) -> None:
+        self.model = None
+
+
+@register_judge("tiny-qwen-vl")
+class TinyQwenVLJudge(TransformersJudge):
+    """A tiny randomly initialised Qwen3-VL built in memory (no download) for tests and demos; its answers are meaningless.
+
+    Same code path as the `transformers` judge; only ``build()`` differs: a word-level tokenizer made
+    on the spot, a Qwen2-VL image processor (PIL, no torchvision) and a 2-layer Qwen3-VL with random
+    weights from a fixed seed, so its (meaningless) answers are reproducible.
+    """
+
+    def __init__(self, *, seed: int = 0, num_frames: int = 4, max_pixels: int | None = 64 * 64,
+                 template: str = "yes_no", show_prompt: bool = False, max_new_tokens: int = 4):
+        super().__init__(model="tiny-qwen-vl", device="cpu", dtype="float32", num_frames=num_frames,
+                         max_pixels=max_pixels, template=template, show_prompt=show_prompt,
+                         max_new_tokens=max_new_tokens)
+        self.seed = seed
+
+    def signature(self) -> dict[str, Any]:
+        return {**super().signature(), "seed": self.seed, "weights": "random"}
+
+    def build(self) -> tuple[Any, Any]:
+        from ._tiny_qwen import tiny_qwen3_vl
+
+        return tiny_qwen3_vl(seed=self.seed)

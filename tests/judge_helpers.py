@@ -1,0 +1,42 @@
+"""Helpers for the judge tests: a small run directory with real (tiny) videos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from vrbench.runstore import RunDir, append_jsonl, atomic_write_json, video_name
+from vrbench.suite import load_suite
+from vrbench.video import sha256_file, write_video
+
+
+def moving_square(t: int = 9, h: int = 32, w: int = 64, seed: int = 0) -> np.ndarray:
+    frames = np.zeros((t, h, w, 3), np.uint8)
+    frames[..., 2] = (25 * seed) % 256
+    for i in range(t):
+        x = int(i * (w - 8) / max(1, t - 1))
+        frames[i, 12:20, x : x + 8] = (255, 40, 40)
+    return frames
+
+
+def make_run(root: Path, case_ids: list[str], seeds=(0,), failed: list[str] = ()) -> RunDir:
+    """A run with one tiny video per case x seed, and a generation error row for each case in ``failed``."""
+    suite = load_suite()
+    run = RunDir(root)
+    atomic_write_json(run.run_file, {"vrbench_version": "test", "suite": suite.info(), "generator": {"name": "test-model"},
+                                     "seeds": list(seeds)})
+    rows = []
+    for i, case in enumerate(case_ids):
+        for seed in seeds:  # every video differs, so the judge cache cannot mix them up
+            path = write_video(run.video_path(case, seed), moving_square(seed=i + 3 * seed), fps=8)
+            rows.append({"case": case, "seed": seed, "video": f"videos/{video_name(case, seed)}", "sha256": sha256_file(path)})
+    for case in failed:
+        rows.append({"case": case, "seed": 0, "error": "CUDA out of memory"})
+    append_jsonl(run.generations_file, rows)
+    return run
+
+
+def read_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,63 @@
+"""Local judges: the tiny random Qwen3-VL through the `transformers` judge code path, on a real decoded video."""
+
+import json
+
+import pytest
+
+from judge_helpers import make_run, read_rows
+from vrbench.judges import get_judge
+from vrbench.judging import judge_run
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("VRBENCH_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_tiny_qwen_vl_judges_a_run(tmp_path):
+    run = make_run(tmp_path / "run", ["ETV-07"])
+    summary = judge_run(run.root, "tiny-qwen-vl", progress=False)
+    rows = read_rows(run.judgments_file("tiny-qwen-vl"))
+    assert [r["question"] for r in rows] == [f"Q{i}" for i in range(1, 9)]
+    for r in rows:  # random weights: any answer is fine, but every row is complete and well-formed
+        assert r["answer"] in ("yes", "no", "invalid") and r["raw"] is not None
+        assert r["p_yes"] is None if r["answer"] == "invalid" else 0.0 <= r["p_yes"] <= 1.0
+    assert summary["questions"] == 8 and summary["requests"] >= 8
+    sig = json.loads(run.run_file.read_text())["judges"]["tiny-qwen-vl"]
+    assert sig["weights"] == "random" and sig["num_frames"] == 4 and sig["template"]["name"] == "yes_no"
+    # same weights, same answers: a second judge with a fresh cache agrees row for row
+    (run.root / "judgments" / "tiny-qwen-vl.jsonl").rename(tmp_path / "first.jsonl")
+    judge_run(run.root, "tiny-qwen-vl", progress=False, use_cache=False)
+    again = read_rows(run.judgments_file("tiny-qwen-vl"))
+    assert [(r["answer"], r["p_yes"]) for r in again] == [(r["answer"], r["p_yes"]) for r in rows]
+
+
+def test_transformers_judge_first_step_p_yes(tmp_path):
+    """P(yes) is the softmax over yes-token vs no-token logits of the first step, as the answer text starts."""
+    import asyncio
+
+    import torch
+
+    from vrbench.video import sha256_file
+
+    run = make_run(tmp_path / "run", ["DRF-01"])
+    judge = get_judge("tiny-qwen-vl")(num_frames=2)
+    judge.load()
+    video = judge.prepare(run.video_path("DRF-01", 0), sha256_file(run.video_path("DRF-01", 0)))
+    assert video.frames.images.shape[0] == 2 and len(video.timestamps) == 2
+    # rig the output layer so that "Yes" wins the first step: the reply must start with it and P(yes) be high
+    with torch.no_grad():
+        head = judge.model.lm_head.weight
+        head.zero_()
+        head[judge.yes_ids[0]] = 1.0
+    reply = asyncio.run(judge.ask(video, "Is the square red?"))
+    assert reply.text.lower().startswith("yes") and reply.p_yes > 0.5
+
+
+@pytest.mark.gpu  # needs vllm, a CUDA GPU and the Qwen3-VL weights
+def test_qwen3_vl_offline_vllm(tmp_path):
+    pytest.importorskip("vllm")
+    run = make_run(tmp_path / "run", ["ETV-07"])
+    judge_run(run.root, "qwen3-vl", options={"model": "Qwen/Qwen3-VL-2B-Instruct", "max_model_len": 8192}, progress=False)
+    rows = read_rows(run.judgments_file("qwen3-vl"))
+    assert len(rows) == 8 and all(r["answer"] in ("yes", "no") and r["p_yes"] is not None for r in rows)
