@@ -184,6 +184,7 @@ async def _judge_videos(judge, videos: list[_Video], path: Path, done: set, sign
 
     judge.load()
     slots = asyncio.Semaphore(concurrency)  # questions in flight
+    write_lock = asyncio.Lock()
     video_slots = asyncio.Semaphore(concurrency + 1)  # videos decoded and held in memory at once
     bar = tqdm(total=sum(len(v.questions) for v in videos), desc=f"judge {judge.registry_name}", unit="q",
                disable=not progress, dynamic_ncols=True)
@@ -260,7 +261,8 @@ async def _judge_videos(judge, videos: list[_Video], path: Path, done: set, sign
                 tally.answers[row["answer"]] += 1
                 tally.errors += row["error_kind"] in ("request", "video")
                 done.add((v.case, v.seed, row["question"]))
-            append_jsonl(path, ordered)  # a video's rows together; answers are already in the cache
+            async with write_lock:  # a video's rows together, fsynced off the event loop so requests keep flowing
+                await asyncio.to_thread(append_jsonl, path, ordered)
             tally.videos += 1
 
     try:
