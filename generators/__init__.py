@@ -6,6 +6,16 @@ group ``vrbench.generators``.
 
 from vrbench.registry import Registry
 
-GENERATORS: Registry = Registry("generator", "vrbench.generators", builtin_modules=())
+GENERATORS: Registry = Registry(
+    "generator",
+    "vrbench.generators",
+    builtin_modules=(
+        "vrbench.generators.wan",
+        "vrbench.generators.cogvideox",
+        "vrbench.generators.tiny",
+        "vrbench.generators.folder",
+        "vrbench.generators.lumos",
+    ),
+)
 register_generator = GENERATORS.register
 get_generator = GENERATORS.get

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from vrbench.errors import VRBenchError
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
@@ -28,12 +30,21 @@ class GeneratedVideo:
     info: dict[str, Any] = field(default_factory=dict)  # e.g. timings; recorded in generations.jsonl
 
 
+class CaseFailed(VRBenchError):
+    """One request could not be turned into a video (e.g. its file is missing); the others can.
+
+    The runner records a row with ``"error"`` for that case and carries on; any other exception stops
+    the run (finished videos stay saved).
+    """
+
+
 class Generator:
     """Base class for video generators (see module docstring)."""
 
     registry_name: ClassVar[str] = ""
-    #: how many requests ``generate`` takes at once (the runner batches accordingly)
-    batch_size: ClassVar[int] = 1
+    #: how many requests ``generate`` takes at once (the runner batches accordingly); an adapter may
+    #: set it per instance from an option
+    batch_size: int = 1
 
     def load(self) -> None:
         """Import heavy libraries and load weights; called once before the first ``generate``."""

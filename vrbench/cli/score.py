@@ -8,23 +8,13 @@ from ..errors import VRBenchError
 def cmd_score(args) -> int:
     from ..console import scores_table
     from ..runstore import RunDir
-    from ..scoring import ScoringConfig
     from ..stages import score_run, suite_for_run
 
     run = RunDir(args.run_dir)
     judges = [args.judge] if args.judge else run.judges()
     if not judges:
         raise VRBenchError(f"{run.root}: no judgments/<judge>.jsonl files to score")
-    try:
-        config = ScoringConfig(
-            layer_weights=tuple(args.layer_weights) if args.layer_weights else (0.2, 0.3, 0.5),
-            soft=args.soft,
-            gating=args.gating,
-            bootstrap_samples=args.bootstrap,
-            seed=args.seed,
-        )
-    except ValueError as e:
-        raise VRBenchError(f"scoring options: {e}") from None
+    config = scoring_config(args)
     suite = suite_for_run(run, args.suite)
     for judge in judges:
         result = score_run(run.root, judge, config, args.suite)
@@ -33,6 +23,22 @@ def cmd_score(args) -> int:
         print(scores_table(result, suite))
         print(f"wrote {run.scores_file(judge)}")
     return 0
+
+
+def scoring_config(args):
+    """The ScoringConfig of the options added by ``add_scoring_options``."""
+    from ..scoring import ScoringConfig
+
+    try:
+        return ScoringConfig(
+            layer_weights=tuple(args.layer_weights) if args.layer_weights else (0.2, 0.3, 0.5),
+            soft=args.soft,
+            gating=args.gating,
+            bootstrap_samples=args.bootstrap,
+            seed=args.seed,
+        )
+    except ValueError as e:
+        raise VRBenchError(f"scoring options: {e}") from None
 
 
 def add_scoring_options(p) -> None:

@@ -1,0 +1,535 @@
+"""Bridged sampling: two diffusers models denoise one latent together (the Lumos-Nexus loop).
+
+A :class:`Denoiser` is a thin "denoiser view" of a diffusers pipeline: ``encode`` a prompt once,
+give a classifier-free-guided prediction for a latent at a timestep, make a fresh scheduler, and
+``decode`` latents with the pipeline's VAE. :func:`bridged_sample` asks the small and the large view
+for their predictions at every step, fuses them (UPFB, ``upfb.py``, or the Direct Add baseline) and
+steps the LARGE model's scheduler once with the fused prediction. Latents are always
+``[B, C, T, H, W]`` in the loop; views of models with another layout (CogVideoX) permute inside.
+
+Bridging is only meaningful in one latent space: :func:`check_homogeneous` compares the two views'
+VAE and noise-schedule parameters and refuses a mismatch. Two CogVideoX models that share VAE
+weights but declare different latent scaling and noise schedules (2B vs 5B) are bridged through
+:class:`Reparameterised`, which converts latents and predictions explicitly (:class:`VPParameterisation`).
+
+Heavy imports (torch, diffusers) stay inside functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from vrbench.errors import VRBenchError
+
+from .upfb import UPFBConfig, direct_add, fuse_velocities, temporal_weight
+
+if TYPE_CHECKING:
+    import numpy as np
+    from torch import Generator as TorchGenerator
+    from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Conditioning:
+    """A prompt encoded once for one model: conditional and unconditional (negative) context."""
+
+    cond: "Tensor"
+    uncond: "Tensor"
+
+
+# ------------------------------------------------------------------------------------------ steppers
+
+
+class Stepper(Protocol):
+    timesteps: "Tensor"
+
+    def step(self, prediction: "Tensor", index: int, latents: "Tensor") -> "Tensor": ...
+
+
+class _PlainStepper:
+    """Schedulers with diffusers' usual ``step(model_output, t, sample)`` (UniPC, DDIM, flow-matching Euler).
+
+    ``frames_first`` steps in CogVideoX's ``[B, F, C, H, W]`` layout, so that any noise a stochastic
+    scheduler draws is laid out exactly as in CogVideoXPipeline.
+    """
+
+    def __init__(self, scheduler, num_steps: int, device, extra: dict[str, Any] | None = None, frames_first: bool = False):
+        scheduler.set_timesteps(num_steps, device=device)
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(0)
+        self.scheduler, self.timesteps, self.extra = scheduler, scheduler.timesteps, extra or {}
+        self.frames_first = frames_first
+
+    def step(self, prediction, index, latents):
+        if self.frames_first:
+            out = self._step(prediction.transpose(1, 2), index, latents.transpose(1, 2))
+            return out.transpose(1, 2)
+        return self._step(prediction, index, latents)
+
+    def _step(self, prediction, index, latents):
+        return self.scheduler.step(prediction, self.timesteps[index], latents, **self.extra, return_dict=False)[0]
+
+
+class _CogVideoXDPMStepper(_PlainStepper):
+    """CogVideoX's DPM-Solver++ carries the previous x0 estimate and needs the previous timestep."""
+
+    old_x0 = None
+
+    def _step(self, prediction, index, latents):
+        t = self.timesteps[index]
+        back = self.timesteps[index - 1] if index > 0 else None
+        latents, self.old_x0 = self.scheduler.step(prediction, self.old_x0, t, back, latents, **self.extra, return_dict=False)
+        return latents
+
+
+# ---------------------------------------------------------------------------------------- denoisers
+
+
+class Denoiser:
+    """A denoiser view of a diffusers video pipeline (see module docstring). Subclasses per family."""
+
+    def __init__(self, pipe, *, device: str = "cpu", batch_cfg: bool = True):
+        self.pipe, self.device, self.batch_cfg = pipe, device, batch_cfg
+
+    # what a subclass provides
+    def encode(self, prompt: str, negative_prompt: str = "") -> Conditioning:
+        raise NotImplementedError
+
+    def guided_velocity(self, latents: "Tensor", t: "Tensor", cond: Conditioning, guidance_scale: float) -> "Tensor":
+        """The CFG-guided prediction ``u + g * (k - u)`` for latents ``[B, C, T, H, W]`` at timestep ``t``."""
+        raise NotImplementedError
+
+    def prepare_latents(self, batch: int, height: int, width: int, num_frames: int, generator) -> "Tensor":
+        raise NotImplementedError
+
+    def decode(self, latents: "Tensor") -> "np.ndarray":
+        """Frames as float in [0, 1], ``(B, F, H, W, 3)``."""
+        raise NotImplementedError
+
+    def new_stepper(self, num_steps: int, generator) -> Stepper:
+        """A fresh copy of this model's scheduler with ``num_steps`` timesteps set."""
+        scheduler = type(self.pipe.scheduler).from_config(self.pipe.scheduler.config)
+        return _PlainStepper(scheduler, num_steps, self.device)
+
+    def latent_space(self) -> dict[str, Any]:
+        """What defines this model's latent space, for :func:`check_homogeneous`."""
+        vae, sched = self.pipe.vae, self.pipe.scheduler
+        out: dict[str, Any] = {"vae.class": type(vae).__name__}
+        for key in ("z_dim", "latent_channels", "latents_mean", "latents_std", "scaling_factor", "shift_factor", "patch_size"):
+            if key in vae.config:
+                value = vae.config[key]
+                out[f"vae.{key}"] = list(value) if isinstance(value, (list, tuple)) else value
+        out["vae.spatial_compression"] = self.pipe.vae_scale_factor_spatial
+        out["vae.temporal_compression"] = self.pipe.vae_scale_factor_temporal
+        out.update(schedule_parameters(sched))
+        return out
+
+
+def schedule_parameters(scheduler) -> dict[str, Any]:
+    """The scheduler settings that fix how a latent at timestep t is read (not how steps are spaced).
+
+    Flow matching: ``z_t = (1 - t/N) x + (t/N) eps`` whatever the shift, so only the kind and N matter.
+    Discrete variance-preserving schedules: the betas and their transforms fix ``alpha_bar(t)``.
+    """
+    cfg = scheduler.config
+    flow = cfg.get("prediction_type") == "flow_prediction" or cfg.get("use_flow_sigmas") or "FlowMatch" in type(scheduler).__name__
+    out: dict[str, Any] = {"scheduler.kind": "flow" if flow else "vp", "scheduler.num_train_timesteps": cfg.get("num_train_timesteps")}
+    if not flow:
+        out["scheduler.prediction_type"] = cfg.get("prediction_type")
+        for key in ("beta_start", "beta_end", "beta_schedule", "trained_betas", "snr_shift_scale", "rescale_betas_zero_snr"):
+            if key in cfg:
+                out[f"scheduler.{key}"] = cfg[key]
+    return out
+
+
+#: latent-space keys that :class:`Reparameterised` converts explicitly (VP schedules and latent scale)
+VP_CONVERTIBLE = frozenset(
+    {"vae.scaling_factor", "scheduler.beta_start", "scheduler.beta_end", "scheduler.beta_schedule",
+     "scheduler.trained_betas", "scheduler.snr_shift_scale", "scheduler.rescale_betas_zero_snr"}
+)
+
+
+def check_homogeneous(small: dict[str, Any], large: dict[str, Any], *, convertible: frozenset[str] = frozenset(),
+                      allow: bool = False) -> list[str]:
+    """The keys on which two latent spaces differ; a VRBenchError naming them unless ``allow``.
+
+    ``convertible`` keys may differ because the caller converts between them explicitly.
+    """
+    differing = sorted(k for k in set(small) | set(large) if small.get(k) != large.get(k))
+    blocking = [k for k in differing if k not in convertible]
+    if blocking and not allow:
+        detail = "; ".join(f"{k}: small={small.get(k)!r} large={large.get(k)!r}" for k in blocking)
+        raise VRBenchError(
+            f"cannot bridge: the two models do not share a latent space ({detail}); "
+            "pass --gen-arg allow_heterogeneous=true to bridge anyway (experiments only)"
+        )
+    if blocking:
+        log.warning("bridging heterogeneous latent spaces (allowed by allow_heterogeneous): %s", ", ".join(blocking))
+    return differing
+
+
+class WanDenoiser(Denoiser):
+    """A view of ``diffusers.WanPipeline`` (Wan2.1 and the two-expert Wan2.2-T2V-A14B).
+
+    With two experts (``boundary_ratio``), ``transformer`` takes timesteps ``>= boundary`` with
+    ``guidance_scale`` and ``transformer_2`` the rest with ``guidance_scale_2``, as WanPipeline does.
+    """
+
+    def __init__(self, pipe, *, device: str = "cpu", batch_cfg: bool = True, max_sequence_length: int = 512,
+                 guidance_scale_2: float | None = None):
+        super().__init__(pipe, device=device, batch_cfg=batch_cfg)
+        if pipe.config.get("expand_timesteps"):
+            raise VRBenchError("bridging Wan2.2-TI2V (expand_timesteps) is not supported: its VAE differs from Wan2.1's anyway")
+        self.max_sequence_length = max_sequence_length
+        self.guidance_scale_2 = guidance_scale_2
+        ratio = pipe.config.get("boundary_ratio")
+        self.boundary = None if ratio is None else ratio * pipe.scheduler.config.num_train_timesteps
+
+    @property
+    def _dtype(self):
+        model = self.pipe.transformer if self.pipe.transformer is not None else self.pipe.transformer_2
+        return model.dtype
+
+    def encode(self, prompt, negative_prompt=""):
+        import torch
+
+        with torch.no_grad():
+            cond, uncond = self.pipe.encode_prompt(
+                prompt=prompt, negative_prompt=negative_prompt, do_classifier_free_guidance=True,
+                num_videos_per_prompt=1, max_sequence_length=self.max_sequence_length, device=self.device,
+            )
+        return Conditioning(cond.to(self._dtype), uncond.to(self._dtype))
+
+    def prepare_latents(self, batch, height, width, num_frames, generator):
+        import torch
+
+        channels = (self.pipe.transformer or self.pipe.transformer_2).config.in_channels
+        return self.pipe.prepare_latents(batch, channels, height, width, num_frames, torch.float32, self.device, generator)
+
+    def _expert(self, t, guidance_scale):
+        if self.boundary is None or t >= self.boundary:
+            return self.pipe.transformer, guidance_scale
+        g2 = guidance_scale if self.guidance_scale_2 is None else self.guidance_scale_2
+        return self.pipe.transformer_2, g2
+
+    def guided_velocity(self, latents, t, cond, guidance_scale):
+        import torch
+
+        model, g = self._expert(t, guidance_scale)
+        x = latents.to(model.dtype)
+        b = x.shape[0]
+        with torch.no_grad():
+            if self.batch_cfg and cond.cond.shape == cond.uncond.shape:
+                out = model(hidden_states=torch.cat([x, x]), timestep=t.expand(2 * b),
+                            encoder_hidden_states=torch.cat([cond.cond, cond.uncond]), return_dict=False)[0]
+                k, u = out.chunk(2)
+            else:
+                k = model(hidden_states=x, timestep=t.expand(b), encoder_hidden_states=cond.cond, return_dict=False)[0]
+                u = model(hidden_states=x, timestep=t.expand(b), encoder_hidden_states=cond.uncond, return_dict=False)[0]
+        return u + g * (k - u)
+
+    def decode(self, latents):
+        import torch
+
+        vae = self.pipe.vae
+        z = latents.to(vae.device, vae.dtype)
+        shape = (1, vae.config.z_dim, 1, 1, 1)
+        mean = torch.tensor(vae.config.latents_mean).view(shape).to(z.device, z.dtype)
+        std = torch.tensor(vae.config.latents_std).view(shape).to(z.device, z.dtype)
+        with torch.no_grad():
+            video = vae.decode(z * std + mean, return_dict=False)[0]
+        return self.pipe.video_processor.postprocess_video(video, output_type="np")
+
+
+class CogVideoXDenoiser(Denoiser):
+    """A view of ``diffusers.CogVideoXPipeline`` (2B and 5B): v-prediction, latents ``[B, F, C, H, W]`` inside."""
+
+    def __init__(self, pipe, *, device: str = "cpu", batch_cfg: bool = True, max_sequence_length: int = 226):
+        super().__init__(pipe, device=device, batch_cfg=batch_cfg)
+        self.max_sequence_length = max_sequence_length
+        self._generator = None
+
+    def encode(self, prompt, negative_prompt=""):
+        import torch
+
+        with torch.no_grad():
+            cond, uncond = self.pipe.encode_prompt(
+                prompt=prompt, negative_prompt=negative_prompt, do_classifier_free_guidance=True,
+                num_videos_per_prompt=1, max_sequence_length=self.max_sequence_length, device=self.device,
+            )
+        dtype = self.pipe.transformer.dtype
+        return Conditioning(cond.to(dtype), uncond.to(dtype))
+
+    def prepare_latents(self, batch, height, width, num_frames, generator):
+        channels = self.pipe.transformer.config.in_channels
+        z = self.pipe.prepare_latents(batch, channels, num_frames, height, width, self.pipe.transformer.dtype, self.device, generator)
+        return z.transpose(1, 2)
+
+    def guided_velocity(self, latents, t, cond, guidance_scale):
+        import torch
+
+        pipe = self.pipe
+        x = latents.transpose(1, 2).to(pipe.transformer.dtype)  # -> [B, F, C, H, W]
+        b, frames, _, h, w = x.shape
+        rotary = None
+        if pipe.transformer.config.use_rotary_positional_embeddings:
+            s = pipe.vae_scale_factor_spatial
+            rotary = pipe._prepare_rotary_positional_embeddings(h * s, w * s, frames, x.device)
+        with torch.no_grad():
+            # uncond first, as CogVideoXPipeline batches it
+            out = pipe.transformer(hidden_states=pipe.scheduler.scale_model_input(torch.cat([x, x]), t),
+                                   encoder_hidden_states=torch.cat([cond.uncond, cond.cond]), timestep=t.expand(2 * b),
+                                   image_rotary_emb=rotary, return_dict=False)[0].float()
+        u, k = out.chunk(2)
+        return (u + guidance_scale * (k - u)).transpose(1, 2)
+
+    def new_stepper(self, num_steps, generator):
+        from diffusers import CogVideoXDPMScheduler
+
+        scheduler = type(self.pipe.scheduler).from_config(self.pipe.scheduler.config)
+        extra = self.pipe.prepare_extra_step_kwargs(generator, 0.0)
+        cls = _CogVideoXDPMStepper if isinstance(scheduler, CogVideoXDPMScheduler) else _PlainStepper
+        return cls(scheduler, num_steps, self.device, extra, frames_first=True)
+
+    def decode(self, latents):
+        import torch
+
+        with torch.no_grad():
+            video = self.pipe.decode_latents(latents.transpose(1, 2).to(self.pipe.vae.dtype))
+        return self.pipe.video_processor.postprocess_video(video=video, output_type="np")
+
+
+# ------------------------------------------------------------------ explicit CogVideoX re-parameterisation
+
+
+@dataclass(frozen=True)
+class VPParameterisation:
+    """A discrete variance-preserving schedule with v-prediction, in a VAE latent scaled by ``scaling_factor``.
+
+    A model with this parameterisation sees ``z = a(t) * s * x + b(t) * eps`` where ``x`` is the raw VAE
+    latent, ``s`` its ``scaling_factor``, ``a = sqrt(alpha_bar)``, ``b = sqrt(1 - alpha_bar)``, and
+    predicts ``v = a * eps - b * s * x``. ``alpha_bar`` is read off the scheduler (so snr shifts and
+    zero-terminal-SNR rescaling are included) and linearly interpolated between integer timesteps.
+    """
+
+    alphas_cumprod: tuple[float, ...]
+    scaling_factor: float
+
+    @classmethod
+    def of(cls, pipe) -> "VPParameterisation":
+        sched = pipe.scheduler
+        if sched.config.get("prediction_type") != "v_prediction":
+            raise VRBenchError(f"re-parameterisation supports v_prediction schedulers, got {sched.config.get('prediction_type')!r}")
+        return cls(tuple(float(a) for a in sched.alphas_cumprod.double().tolist()), float(pipe.vae.config.scaling_factor))
+
+    def alpha_bar(self, t: float) -> float:
+        n = len(self.alphas_cumprod)
+        t = min(max(float(t), 0.0), n - 1.0)
+        lo = int(math.floor(t))
+        hi = min(lo + 1, n - 1)
+        return self.alphas_cumprod[lo] + (t - lo) * (self.alphas_cumprod[hi] - self.alphas_cumprod[lo])
+
+    def timestep(self, alpha_bar: float) -> float:
+        """The (fractional) timestep with this ``alpha_bar``; alpha_bar decreases with t."""
+        acp = self.alphas_cumprod
+        if alpha_bar >= acp[0]:
+            return 0.0
+        if alpha_bar <= acp[-1]:
+            return float(len(acp) - 1)
+        lo, hi = 0, len(acp) - 1  # acp[lo] > alpha_bar >= acp[hi]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if acp[mid] > alpha_bar:
+                lo = mid
+            else:
+                hi = mid
+        t = lo + (acp[lo] - alpha_bar) / (acp[lo] - acp[hi])
+        return float(round(t)) if abs(t - round(t)) < 1e-6 else t  # exact integers stay exact
+
+
+@dataclass(frozen=True)
+class LatentMap:
+    """How one VP parameterisation's state maps onto another's at one moment: ``z_dst = z_src / c``.
+
+    ``t_dst`` is what the destination model is told; where the state lies beyond the destination's
+    table (less noisy than its first timestep, or noisier than its last) it is clamped to the end,
+    while the latent and prediction conversions stay exact.
+    """
+
+    t_src: float
+    t_dst: float
+    a_src: float
+    b_src: float
+    a_dst: float
+    b_dst: float
+    c: float
+    ratio: float  # s_dst / s_src
+
+    def inverse(self) -> "LatentMap":
+        """The exact way back (not re-read from the tables, so clamping cannot break the round trip)."""
+        return LatentMap(self.t_dst, self.t_src, self.a_dst, self.b_dst, self.a_src, self.b_src, 1.0 / self.c, 1.0 / self.ratio)
+
+
+def map_latent(t_src: float, src: VPParameterisation, dst: VPParameterisation) -> LatentMap:
+    """Where a ``src`` state at ``t_src`` lies in ``dst``'s parameterisation.
+
+    ``z = a_s * s_s * x + b_s * eps = (a_s * s_s / s_d) * (s_d * x) + b_s * eps``; dividing by
+    ``c = sqrt((a_s s_s / s_d)^2 + b_s^2)`` makes it a ``dst`` state with ``a_d^2 + b_d^2 = 1``.
+    """
+    ab = src.alpha_bar(t_src)
+    a_s, b_s = math.sqrt(ab), math.sqrt(1.0 - ab)
+    big_a = a_s * src.scaling_factor / dst.scaling_factor
+    c = math.hypot(big_a, b_s)
+    a_d, b_d = big_a / c, b_s / c
+    return LatentMap(float(t_src), dst.timestep(a_d * a_d), a_s, b_s, a_d, b_d, c, dst.scaling_factor / src.scaling_factor)
+
+
+def convert_latent(z: "Tensor", m: LatentMap) -> "Tensor":
+    return z / m.c
+
+
+def convert_prediction(v: "Tensor", z_src: "Tensor", m: LatentMap) -> "Tensor":
+    """A ``src`` v-prediction at state ``z_src`` as the ``dst`` v-prediction at ``z_src / c``.
+
+    Through the clean latent and the noise: ``s_s x = a z - b v``, ``eps = b z + a v``; then
+    ``v_dst = a_d * eps - b_d * (s_d / s_s) * (s_s x)``.
+    """
+    x0 = m.a_src * z_src - m.b_src * v
+    eps = m.b_src * z_src + m.a_src * v
+    return m.a_dst * eps - m.b_dst * m.ratio * x0
+
+
+class Reparameterised(Denoiser):
+    """A denoiser seen through another model's latent scaling and noise schedule (CogVideoX-2B inside a 5B loop).
+
+    The loop speaks the ``outer`` parameterisation; each call maps the latent and timestep into the
+    inner model's, asks it, and maps its prediction back. With equal parameterisations it is the identity.
+    """
+
+    def __init__(self, inner: Denoiser, inner_param: VPParameterisation, outer_param: VPParameterisation):
+        super().__init__(inner.pipe, device=inner.device, batch_cfg=inner.batch_cfg)
+        self.inner, self.inner_param, self.outer_param = inner, inner_param, outer_param
+
+    def encode(self, prompt, negative_prompt=""):
+        return self.inner.encode(prompt, negative_prompt)
+
+    def guided_velocity(self, latents, t, cond, guidance_scale):
+        import torch
+
+        to_inner = map_latent(float(t), self.outer_param, self.inner_param)
+        t_inner = torch.tensor(to_inner.t_dst, device=latents.device)
+        t_inner = t_inner.to(t.dtype) if float(to_inner.t_dst).is_integer() else t_inner.float()
+        z_inner = convert_latent(latents.float(), to_inner)
+        v_inner = self.inner.guided_velocity(z_inner, t_inner, cond, guidance_scale).float()
+        return convert_prediction(v_inner, z_inner, to_inner.inverse())
+
+    def latent_space(self):
+        return self.inner.latent_space()
+
+
+# ---------------------------------------------------------------------------------------- the loop
+
+
+class Fusion(Protocol):
+    """How two guided predictions become one; says which forward passes a step actually needs."""
+
+    def needs(self, step_index: int, num_steps: int) -> tuple[bool, bool]: ...
+
+    def __call__(self, v_small: "Tensor | None", v_large: "Tensor | None", step_index: int, num_steps: int) -> "Tensor": ...
+
+
+@dataclass(frozen=True)
+class UPFBFusion:
+    config: UPFBConfig
+
+    def needs(self, step_index, num_steps):
+        w = temporal_weight(step_index, num_steps, self.config.gamma_w)
+        # w == 1: the large model only enters through RMS and cancels (upfb.fuse_velocities);
+        # w == 0 without RMS: the small model has weight 0 everywhere
+        return (w != 0.0 or self.config.rms), (w != 1.0)
+
+    def __call__(self, v_small, v_large, step_index, num_steps):
+        if v_small is None:
+            return v_large
+        return fuse_velocities(v_small, v_large, step_index, num_steps, self.config)
+
+
+@dataclass(frozen=True)
+class DirectAddFusion:
+    """Paper Table 7's baseline: average the two guided predictions at every step."""
+
+    def needs(self, step_index, num_steps):
+        return True, True
+
+    def __call__(self, v_small, v_large, step_index, num_steps):
+        return direct_add(v_small, v_large.to(v_small.dtype))
+
+
+def bridged_sample(
+    small: Denoiser,
+    large: Denoiser,
+    cond_small: Conditioning,
+    cond_large: Conditioning,
+    latents: "Tensor",
+    *,
+    num_steps: int,
+    guidance_small: float,
+    guidance_large: float,
+    fusion: Fusion,
+    generator: "TorchGenerator | None" = None,
+    progress: bool = True,
+) -> "Tensor":
+    """Denoise ``latents`` ``[B, C, T, H, W]`` with both models; returns the final latents (decode with ``large``)."""
+    from tqdm.auto import tqdm
+
+    stepper = large.new_stepper(num_steps, generator)
+    if len(stepper.timesteps) != num_steps:
+        raise VRBenchError(f"the large model's scheduler made {len(stepper.timesteps)} timesteps for num_steps={num_steps}; "
+                           "UPFB needs one prediction per step (use a first-order-per-step scheduler)")
+    z = latents
+    for i, t in enumerate(tqdm(stepper.timesteps, desc="bridged sampling", disable=not progress, leave=False)):
+        need_small, need_large = fusion.needs(i, num_steps)
+        v_s = small.guided_velocity(z, t, cond_small, guidance_small) if need_small else None
+        v_l = large.guided_velocity(z, t, cond_large, guidance_large) if need_large else None
+        z = stepper.step(fusion(v_s, v_l, i, num_steps), i, z)
+    return z
+
+
+def sample(
+    denoiser: Denoiser,
+    cond: Conditioning,
+    latents: "Tensor",
+    *,
+    num_steps: int,
+    guidance_scale: float,
+    generator: "TorchGenerator | None" = None,
+    progress: bool = True,
+) -> "Tensor":
+    """One model alone, through the same view (what the bridge reduces to with one model)."""
+    from tqdm.auto import tqdm
+
+    stepper = denoiser.new_stepper(num_steps, generator)
+    z = latents
+    for i, t in enumerate(tqdm(stepper.timesteps, desc="sampling", disable=not progress, leave=False)):
+        z = stepper.step(denoiser.guided_velocity(z, t, cond, guidance_scale), i, z)
+    return z
+
+
+def seeded_generator(seed: int) -> "TorchGenerator":
+    """A CPU generator: the same seed gives the same initial noise on any device."""
+    import torch
+
+    return torch.Generator(device="cpu").manual_seed(int(seed))
+
+
+def frames_uint8(video: "np.ndarray") -> list["np.ndarray"]:
+    """``(B, F, H, W, 3)`` floats in [0, 1] -> a list of uint8 ``(F, H, W, 3)``."""
+    from vrbench.video import as_uint8_frames
+
+    return [as_uint8_frames(v) for v in video]
+

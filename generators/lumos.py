@@ -1,0 +1,399 @@
+"""Registered Lumos-Nexus generators: UPFB-bridged pairs, the Direct Add baseline, and Omni-Video alone.
+
+- ``lumos-nexus``: Omni-Video (small, understanding-conditioned) + Wan2.1-T2V-14B (large).
+- ``lumos-nexus-wan2.2``: Lumos-Nexus*, large = Wan2.2-T2V-A14B with its two experts.
+- ``cogvideox-bridge``: CogVideoX-2B -> 5B (the paper's CogVideoX* row), converting latent scaling and
+  noise schedule explicitly (``bridge.Reparameterised``).
+- ``direct-add``: paper Table 7's baseline, Omni-Video + Wan2.1-14B averaged at every step.
+- ``omni-video``: Omni-Video alone, as upstream samples it (UniPC, shift 5, CFG s=5 i.e. g=6).
+
+Every option is a constructor field (``--gen-arg gamma_w=0.2``) and every one that changes pixels is
+in ``signature()``. Defaults are the paper's (UPFB.md): 50 steps, CFG 5, gamma_w 0.3, sigma 0.35-0.70,
+gamma_hf 0.7, RMS on, 480x832, 81 frames at 16 fps. The large models load through the Wan/CogVideoX
+adapters (``wan.py``, ``cogvideox.py``), so their weights, VAE precision and scheduler settings are
+the same as when they run alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+from vrbench.errors import VRBenchError
+
+from . import register_generator
+from .base import GeneratedVideo, GenerationRequest, Generator
+from .cogvideox import CogVideoX2B, CogVideoX5B
+from .diffusers_video import SEED_POLICY, Dtype, resolve_device, resolve_dtype
+from .omnivideo import BASE_MODEL as OMNIVIDEO_BASE_MODEL
+from .omnivideo import PROMPT_PREFIX
+from .upfb import ALL_DIMS, UPFBConfig
+from .wan import Wan21T2V14B, Wan22T2VA14B
+
+log = logging.getLogger(__name__)
+
+
+def _check_video_options(name: str, steps: int, height: int, width: int, frames: int, fps: float, min_steps: int = 1) -> None:
+    problems = []
+    if steps < min_steps:
+        problems.append(f"steps must be >= {min_steps}, got {steps}")
+    for key, value in (("height", height), ("width", width)):
+        if value < 16 or value % 16:
+            problems.append(f"{key} must be a positive multiple of 16, got {value}")
+    if frames < 1 or (frames - 1) % 4:
+        problems.append(f"frames must be 4k+1 (e.g. 81), got {frames}")
+    if not fps > 0:
+        problems.append(f"fps must be > 0, got {fps}")
+    if problems:
+        raise VRBenchError(f"{name} option " + "; ".join(problems))
+
+
+@dataclass
+class _OmniVideoOptions:
+    """Where Omni-Video's weights and conditioning come from (shared by omni-video and the Lumos-Nexus pairs)."""
+
+    ckpt_dir: str | None = None  # upstream omni_ckpts/ (the DiT is omni_ckpts/transformer/model.pt)
+    context_dir: str | None = None  # per-prompt cond/uncond contexts (default: the vrbench cache)
+    upstream_python: str | None = None  # python of the upstream Omni-Video environment, to build missing contexts
+    upstream_repo: str | None = None  # its previous_version/Omni-Video1 checkout
+    base_model: str = OMNIVIDEO_BASE_MODEL  # Wan2.1-1.3B diffusers repo: DiT config, VAE, scheduler
+    cache_dir: str | None = None  # converted DiT weights (default: ~/.cache/vrbench/omnivideo)
+    prompt_prefix: str = PROMPT_PREFIX
+
+    def _store(self):
+        from .omnivideo import ContextStore, default_cache_dir
+
+        return ContextStore(self.context_dir or default_cache_dir() / "contexts")
+
+    def _omni_prompt(self, prompt: str) -> str:
+        return self.prompt_prefix + prompt
+
+    def _ensure_contexts(self, prompts: list[str]) -> None:
+        from .omnivideo import build_contexts
+
+        build_contexts([self._omni_prompt(p) for p in prompts], self._store(), upstream_python=self.upstream_python,
+                       upstream_repo=self.upstream_repo, ckpt_dir=self.ckpt_dir)
+
+    def _omni_pipeline(self, torch_dtype, flow_shift: float):
+        from .omnivideo import build_pipeline
+
+        if not self.ckpt_dir:
+            raise VRBenchError(f"{self.registry_name} needs --gen-arg ckpt_dir=/path/to/omni_ckpts (Omni-Video's checkpoints)")  # type: ignore[attr-defined]
+        return build_pipeline(self.ckpt_dir, base_model=self.base_model, torch_dtype=torch_dtype, flow_shift=flow_shift,
+                              cache_dir=self.cache_dir)
+
+    def _omni_signature(self) -> dict[str, Any]:
+        return {"model": "Omni-Video (SAIS-FUXI/Omni-Video v1)", "ckpt_dir": self.ckpt_dir, "base_model": self.base_model,
+                "prompt_prefix": self.prompt_prefix}
+
+
+# -------------------------------------------------------------------------------------- bridged pairs
+
+
+@dataclass
+class BridgedGenerator(Generator):
+    """Two generators sharing one latent space, fused every step (base of the registered pairs)."""
+
+    steps: int = 50
+    guidance: float = 5.0  # the large model's CFG, standard form u + g (k - u)
+    guidance_small: float | None = None  # the small model's CFG; None = guidance
+    gamma_w: float = 0.3
+    sigma_min: float = 0.35
+    sigma_max: float = 0.70
+    gamma_hf: float = 0.7
+    rms: bool = True
+    dims: tuple[int, ...] = ALL_DIMS  # low-pass over (T, H, W); "-2,-1" for (H, W) only
+    height: int = 480
+    width: int = 832
+    frames: int = 81
+    fps: float = 16.0
+    negative_prompt: str | None = None  # the large model's; None = its adapter's default
+    large_model_path: str | None = None  # local diffusers folder or Hub id; None = the large model's default
+    large_revision: str | None = None
+    allow_heterogeneous: bool = False  # bridge even when the latent spaces differ (experiments only)
+    batch_cfg: bool = True  # cond and uncond in one forward pass
+    dtype: Dtype = "auto"
+    device: str = "auto"
+
+    fusion_name: ClassVar[str] = "upfb"
+    #: the large model's adapter class (loads its pipeline exactly as when it runs alone)
+    large_adapter: ClassVar[type] = type(None)
+
+    def __post_init__(self) -> None:
+        self.upfb = UPFBConfig(self.gamma_w, self.sigma_min, self.sigma_max, self.gamma_hf, self.rms, tuple(self.dims))
+        _check_video_options(self.registry_name or type(self).__name__, self.steps, self.height, self.width, self.frames,
+                             self.fps, min_steps=2)
+        self._small = self._large = None
+        self.latent_differences: list[str] = []
+
+    # --- what a pair provides ----------------------------------------------------------------------
+
+    def build_denoisers(self, device: str, torch_dtype) -> tuple[Any, Any, frozenset[str]]:
+        """``(small, large, convertible_keys)`` views with weights loaded."""
+        raise NotImplementedError
+
+    def small_prompt(self, prompt: str) -> str:
+        return prompt
+
+    def prepare(self, requests: Sequence[GenerationRequest]) -> None:
+        """Anything needed per batch before sampling (e.g. Omni-Video contexts)."""
+
+    def small_signature(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _large_adapter_instance(self):
+        return self.large_adapter(model_path=self.large_model_path, revision=self.large_revision, dtype=self.dtype, device=self.device)
+
+    # --- Generator interface -----------------------------------------------------------------------
+
+    def fusion(self):
+        from .bridge import DirectAddFusion, UPFBFusion
+
+        return DirectAddFusion() if self.fusion_name == "direct-add" else UPFBFusion(self.upfb)
+
+    def with_denoisers(self, small, large, convertible: frozenset[str] = frozenset()) -> "BridgedGenerator":
+        """Use these denoiser views (``load()`` builds them from weights; tests pass tiny ones)."""
+        from .bridge import check_homogeneous
+
+        self.latent_differences = check_homogeneous(small.latent_space(), large.latent_space(), convertible=convertible,
+                                                    allow=self.allow_heterogeneous)
+        self._small, self._large = small, large
+        return self
+
+    def load(self) -> None:
+        import torch
+
+        if self._large is not None:
+            return
+        device = resolve_device(self.device)
+        small, large, convertible = self.build_denoisers(device, getattr(torch, resolve_dtype(self.dtype, device, "bfloat16")))
+        self.with_denoisers(small, large, convertible)
+
+    def _negative_prompt(self) -> str:
+        if self.negative_prompt is not None:
+            return self.negative_prompt
+        return self.large_adapter.defaults.get("negative_prompt") or ""
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedVideo]:
+        from .bridge import bridged_sample, frames_uint8, seeded_generator
+
+        self.prepare(requests)
+        self.load()
+        small, large = self._small, self._large
+        negative = self._negative_prompt()
+        g_small = self.guidance if self.guidance_small is None else self.guidance_small
+        out = []
+        for r in requests:
+            start = time.perf_counter()
+            generator = seeded_generator(r.seed)
+            cond_small = small.encode(self.small_prompt(r.prompt), negative)
+            cond_large = large.encode(r.prompt, negative)
+            latents = large.prepare_latents(1, self.height, self.width, self.frames, generator)
+            latents = bridged_sample(small, large, cond_small, cond_large, latents, num_steps=self.steps,
+                                     guidance_small=g_small, guidance_large=self.guidance, fusion=self.fusion(),
+                                     generator=generator)
+            frames = frames_uint8(large.decode(latents))[0]
+            out.append(GeneratedVideo(frames, float(self.fps), info={"seconds": round(time.perf_counter() - start, 3)}))
+        return out
+
+    def signature(self) -> dict[str, Any]:
+        device = resolve_device(self.device)
+        sig = {
+            "small": self.small_signature(),
+            "large": {"model": self.large_model_path or self.large_adapter.default_model, "revision": self.large_revision},
+            "fusion": self.fusion_name,
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "guidance_small": self.guidance if self.guidance_small is None else self.guidance_small,
+            "height": self.height, "width": self.width, "frames": self.frames, "fps": self.fps,
+            "negative_prompt": self._negative_prompt(),
+            "allow_heterogeneous": self.allow_heterogeneous,
+            "batch_cfg": self.batch_cfg,
+            "dtype": resolve_dtype(self.dtype, device, "bfloat16"),
+            "seed_policy": SEED_POLICY,
+        }
+        if self.fusion_name == "upfb":
+            sig["upfb"] = self.upfb.as_dict()
+        return sig
+
+    def close(self) -> None:
+        self._small = self._large = None
+
+
+@dataclass
+class _OmniWanBridge(_OmniVideoOptions, BridgedGenerator):
+    """Omni-Video small + a Wan large model (base of lumos-nexus, lumos-nexus-wan2.2, direct-add)."""
+
+    flow_shift: float | None = None  # the large model's UniPC shift; None = its adapter's default
+
+    def small_prompt(self, prompt: str) -> str:
+        return self._omni_prompt(prompt)
+
+    def prepare(self, requests):
+        self._ensure_contexts([r.prompt for r in requests])
+
+    def small_signature(self):
+        return self._omni_signature()
+
+    def _large_adapter_instance(self):
+        return self.large_adapter(model_path=self.large_model_path, revision=self.large_revision, flow_shift=self.flow_shift,
+                                  dtype=self.dtype, device=self.device)
+
+    def _large_denoiser(self, pipe, device):
+        from .bridge import WanDenoiser
+
+        return WanDenoiser(pipe, device=device, batch_cfg=self.batch_cfg)
+
+    def build_denoisers(self, device, torch_dtype):
+        from .omnivideo import omnivideo_denoiser
+
+        adapter = self._large_adapter_instance()
+        adapter.load()
+        large = self._large_denoiser(adapter.pipe, device)
+        # the small model's own scheduler is never stepped (the large one is); its config enters the homogeneity check
+        pipe = self._omni_pipeline(torch_dtype, flow_shift=5.0).to(device)
+        return omnivideo_denoiser(pipe, self._store(), device=device, batch_cfg=self.batch_cfg), large, frozenset()
+
+    def signature(self):
+        sig = super().signature()
+        sig["large"]["flow_shift"] = self.flow_shift if self.flow_shift is not None else self.large_adapter.defaults["flow_shift"]
+        return sig
+
+
+@register_generator("lumos-nexus")
+@dataclass
+class LumosNexus(_OmniWanBridge):
+    """Lumos-Nexus: Omni-Video + Wan2.1-T2V-14B bridged by UPFB (paper defaults)."""
+
+    large_adapter = Wan21T2V14B
+
+
+@register_generator("direct-add")
+@dataclass
+class DirectAdd(_OmniWanBridge):
+    """Direct Add baseline (paper Table 7): Omni-Video + Wan2.1-T2V-14B averaged at every step."""
+
+    large_adapter = Wan21T2V14B
+    fusion_name = "direct-add"
+
+
+@register_generator("lumos-nexus-wan2.2")
+@dataclass
+class LumosNexusWan22(_OmniWanBridge):
+    """Lumos-Nexus*: Omni-Video + Wan2.2-T2V-A14B (two experts switched at its boundary) bridged by UPFB."""
+
+    large_adapter = Wan22T2VA14B
+    guidance_2: float | None = None  # the low-noise expert's CFG; None = guidance
+
+    def _large_denoiser(self, pipe, device):
+        from .bridge import WanDenoiser
+
+        return WanDenoiser(pipe, device=device, batch_cfg=self.batch_cfg, guidance_scale_2=self.guidance_2)
+
+    def signature(self):
+        sig = super().signature()
+        sig["guidance_2"] = self.guidance if self.guidance_2 is None else self.guidance_2
+        return sig
+
+
+@register_generator("cogvideox-bridge")
+@dataclass
+class CogVideoXBridge(BridgedGenerator):
+    """CogVideoX*: CogVideoX-2B -> 5B bridged by UPFB, with latent scaling and noise schedule converted explicitly."""
+
+    height: int = 480
+    width: int = 720
+    frames: int = 49
+    fps: float = 8.0
+    guidance: float = 6.0
+    small_model_path: str | None = None
+    small_revision: str | None = None
+
+    large_adapter = CogVideoX5B
+
+    def _small_adapter_instance(self):
+        return CogVideoX2B(model_path=self.small_model_path, revision=self.small_revision, dtype=self.dtype, device=self.device)
+
+    def build_denoisers(self, device, torch_dtype):
+        from .bridge import VP_CONVERTIBLE, CogVideoXDenoiser
+
+        small_adapter, large_adapter = self._small_adapter_instance(), self._large_adapter_instance()
+        small_adapter.load()
+        large_adapter.load()
+        small = CogVideoXDenoiser(small_adapter.pipe, device=device, batch_cfg=self.batch_cfg)
+        large = CogVideoXDenoiser(large_adapter.pipe, device=device, batch_cfg=self.batch_cfg)
+        return self.reparameterise(small, large), large, VP_CONVERTIBLE
+
+    @staticmethod
+    def reparameterise(small, large):
+        """The small view as seen in the large model's parameterisation (identity when they agree)."""
+        from .bridge import Reparameterised, VPParameterisation
+
+        return Reparameterised(small, VPParameterisation.of(small.pipe), VPParameterisation.of(large.pipe))
+
+    def small_signature(self):
+        return {"model": self.small_model_path or CogVideoX2B.default_model, "revision": self.small_revision}
+
+
+# ------------------------------------------------------------------------------------ Omni-Video alone
+
+
+@register_generator("omni-video")
+@dataclass
+class OmniVideo(_OmniVideoOptions, Generator):
+    """Omni-Video (Wan2.1-1.3B DiT conditioned by its VLM), sampled as upstream does: UniPC, shift 5, CFG s=5 (g=6)."""
+
+    steps: int = 50
+    guidance: float = 6.0  # standard form; upstream's cond + 5 (cond - uncond)
+    flow_shift: float = 5.0
+    height: int = 480
+    width: int = 832
+    frames: int = 81
+    fps: float = 16.0
+    batch_cfg: bool = True
+    dtype: Dtype = "auto"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check_video_options(self.registry_name, self.steps, self.height, self.width, self.frames, self.fps)
+        self._denoiser = None
+
+    def load(self) -> None:
+        import torch
+
+        from .omnivideo import omnivideo_denoiser
+
+        if self._denoiser is not None:
+            return
+        device = resolve_device(self.device)
+        pipe = self._omni_pipeline(getattr(torch, resolve_dtype(self.dtype, device, "bfloat16")), self.flow_shift).to(device)
+        self._denoiser = omnivideo_denoiser(pipe, self._store(), device=device, batch_cfg=self.batch_cfg)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedVideo]:
+        from .bridge import frames_uint8, sample, seeded_generator
+
+        self._ensure_contexts([r.prompt for r in requests])
+        self.load()
+        d = self._denoiser
+        out = []
+        for r in requests:
+            start = time.perf_counter()
+            generator = seeded_generator(r.seed)
+            latents = d.prepare_latents(1, self.height, self.width, self.frames, generator)
+            latents = sample(d, d.encode(self._omni_prompt(r.prompt)), latents, num_steps=self.steps,
+                             guidance_scale=self.guidance, generator=generator)
+            frames = frames_uint8(d.decode(latents))[0]
+            out.append(GeneratedVideo(frames, float(self.fps), info={"seconds": round(time.perf_counter() - start, 3)}))
+        return out
+
+    def signature(self) -> dict[str, Any]:
+        device = resolve_device(self.device)
+        return {**self._omni_signature(), "steps": self.steps, "guidance": self.guidance, "flow_shift": self.flow_shift,
+                "scheduler": "UniPCMultistepScheduler(flow_prediction)", "height": self.height, "width": self.width,
+                "frames": self.frames, "fps": self.fps, "batch_cfg": self.batch_cfg,
+                "dtype": resolve_dtype(self.dtype, device, "bfloat16"), "seed_policy": SEED_POLICY}
+
+    def close(self) -> None:
+        self._denoiser = None

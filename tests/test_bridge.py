@@ -1,0 +1,225 @@
+"""The bridged sampling loop (generators/bridge.py) on tiny random diffusers models, on CPU."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from vrbench.errors import VRBenchError
+from vrbench.generators.bridge import (
+    VP_CONVERTIBLE,
+    CogVideoXDenoiser,
+    DirectAddFusion,
+    Reparameterised,
+    UPFBFusion,
+    VPParameterisation,
+    WanDenoiser,
+    bridged_sample,
+    check_homogeneous,
+    convert_latent,
+    convert_prediction,
+    map_latent,
+    sample,
+    seeded_generator,
+)
+from vrbench.generators.tiny import TINY_MAX_SEQUENCE_LENGTH as SEQ
+from vrbench.generators.tiny import tiny_cogvideox_components, tiny_wan_components, tiny_wan22_vae
+from vrbench.generators.upfb import UPFBConfig
+
+PROMPT = "a red ball rolls off a table"
+SIZE = dict(height=32, width=32, num_frames=5)
+
+
+@pytest.fixture(scope="module")
+def wan():
+    """Two tiny Wan transformers of different widths sharing one VAE and text encoder."""
+    from diffusers import WanPipeline
+
+    small = tiny_wan_components(seed=0, width=24)
+    large = tiny_wan_components(seed=1, width=48, vae=small["vae"], text_encoder=small["text_encoder"], tokenizer=small["tokenizer"])
+    return WanPipeline(**small), WanPipeline(**large)
+
+
+def views(pipe, **kw):
+    return WanDenoiser(pipe, max_sequence_length=SEQ, **kw)
+
+
+def run_bridge(small, large, seed=0, steps=3, config=UPFBConfig(), fusion=None):
+    cs, cl = small.encode(PROMPT), large.encode(PROMPT)
+    g = seeded_generator(seed)
+    z = large.prepare_latents(1, SIZE["height"], SIZE["width"], SIZE["num_frames"], g)
+    return bridged_sample(small, large, cs, cl, z, num_steps=steps, guidance_small=5.0, guidance_large=5.0,
+                          fusion=fusion or UPFBFusion(config), generator=g, progress=False)
+
+
+def test_bridged_loop_runs_and_is_deterministic_per_seed(wan):
+    small, large = views(wan[0]), views(wan[1])
+    a, b, c = run_bridge(small, large, seed=0), run_bridge(small, large, seed=0), run_bridge(small, large, seed=1)
+    assert a.shape == (1, 16, 2, 4, 4) and torch.isfinite(a).all()
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+    frames = large.decode(a)
+    assert frames.shape == (1, 5, 32, 32, 3) and 0 <= frames.min() and frames.max() <= 1
+
+
+@pytest.mark.parametrize("batch_cfg", [True, False])
+@pytest.mark.parametrize("rms", [True, False])
+def test_bridging_a_model_with_itself_equals_running_it_alone(wan, batch_cfg, rms):
+    pipe = wan[1]
+    alone = pipe(prompt=PROMPT, negative_prompt="", num_inference_steps=3, guidance_scale=5.0, max_sequence_length=SEQ,
+                 generator=torch.Generator().manual_seed(0), output_type="latent", **SIZE).frames
+    view = views(pipe, batch_cfg=batch_cfg)
+    bridged = run_bridge(view, view, seed=0, config=UPFBConfig(gamma_hf=1.0, rms=rms))
+    torch.testing.assert_close(bridged, alone, rtol=1e-4, atol=1e-4)
+
+
+def test_two_expert_view_switches_at_the_boundary():
+    """Wan2.2-A14B layout: the bridge with itself still equals WanPipeline with both experts and guidance_scale_2."""
+    from diffusers import WanPipeline
+
+    pipe = WanPipeline(**tiny_wan_components(seed=3, width=24, two_stage=True))
+    alone = pipe(prompt=PROMPT, negative_prompt="", num_inference_steps=4, guidance_scale=5.0, guidance_scale_2=2.0,
+                 max_sequence_length=SEQ, generator=torch.Generator().manual_seed(0), output_type="latent", **SIZE).frames
+    view = views(pipe, guidance_scale_2=2.0)
+    t = pipe.scheduler.config.num_train_timesteps
+    assert view._expert(torch.tensor(0.9 * t), 5.0) == (pipe.transformer, 5.0)
+    assert view._expert(torch.tensor(0.5 * t), 5.0) == (pipe.transformer_2, 2.0)
+    torch.testing.assert_close(run_bridge(view, view, steps=4, config=UPFBConfig(gamma_hf=1.0)), alone, rtol=1e-4, atol=1e-4)
+
+
+def test_the_large_forward_is_skipped_only_where_it_cannot_matter(wan):
+    calls = []
+
+    class Counting(WanDenoiser):
+        def guided_velocity(self, latents, t, cond, guidance_scale):
+            calls.append(self.name)
+            return super().guided_velocity(latents, t, cond, guidance_scale)
+
+    small, large = Counting(wan[0], max_sequence_length=SEQ), Counting(wan[1], max_sequence_length=SEQ)
+    small.name, large.name = "S", "L"
+    run_bridge(small, large, steps=4, config=UPFBConfig(rms=True))
+    assert calls == ["S", "S", "L", "S", "L", "S", "L"]  # step 0: w = 1, the large model has no effect
+    calls.clear()
+    run_bridge(small, large, steps=4, config=UPFBConfig(rms=False))
+    assert calls == ["S", "S", "L", "S", "L", "L"]  # last step without RMS: w = 0, the small model has none
+    calls.clear()
+    run_bridge(small, large, steps=3, fusion=DirectAddFusion())
+    assert calls == ["S", "L"] * 3
+
+
+def test_direct_add_differs_from_upfb(wan):
+    small, large = views(wan[0]), views(wan[1])
+    assert not torch.allclose(run_bridge(small, large), run_bridge(small, large, fusion=DirectAddFusion()))
+
+
+# --- homogeneity -----------------------------------------------------------------------------------
+
+
+def test_wan_models_sharing_the_vae_are_homogeneous(wan):
+    assert check_homogeneous(views(wan[0]).latent_space(), views(wan[1]).latent_space()) == []
+
+
+def test_a_different_vae_is_refused_naming_the_keys(wan):
+    from diffusers import WanPipeline
+
+    other = tiny_wan_components(seed=2, width=24)
+    other["vae"] = tiny_wan22_vae(seed=2)
+    other["transformer"] = tiny_wan_components(seed=2, width=24, ti2v=True)["transformer"]
+    heterogeneous = views(WanPipeline(**other)).latent_space()
+    with pytest.raises(VRBenchError, match=r"vae\.z_dim.*allow_heterogeneous") as err:
+        check_homogeneous(heterogeneous, views(wan[1]).latent_space())
+    assert "\n" not in str(err.value) and "vae.spatial_compression" in str(err.value)
+    assert "vae.z_dim" in check_homogeneous(heterogeneous, views(wan[1]).latent_space(), allow=True)
+
+
+# --- CogVideoX: explicit re-parameterisation --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cog():
+    """A 2B-like (DDIM, snr shift 3, scale 1.15) and a 5B-like (DPM, snr shift 1, scale 0.7, RoPE) pair sharing VAE weights."""
+    from diffusers import CogVideoXDPMScheduler, CogVideoXPipeline
+
+    c2 = tiny_cogvideox_components(seed=0, width=32)
+    c5 = tiny_cogvideox_components(seed=1, width=64, rotary=True, dpm=True, vae=copy.deepcopy(c2["vae"]),
+                                   text_encoder=c2["text_encoder"], tokenizer=c2["tokenizer"])
+    c5["scheduler"] = CogVideoXDPMScheduler.from_config(c5["scheduler"].config, snr_shift_scale=1.0)
+    c5["vae"].register_to_config(scaling_factor=0.7)
+    return CogVideoXPipeline(**c2), CogVideoXPipeline(**c5)
+
+
+def cog_view(pipe):
+    return CogVideoXDenoiser(pipe, max_sequence_length=SEQ)
+
+
+def test_cogvideox_2b_and_5b_are_not_homogeneous_as_is(cog):
+    s, l = cog_view(cog[0]).latent_space(), cog_view(cog[1]).latent_space()
+    with pytest.raises(VRBenchError, match="scheduler.snr_shift_scale.*vae.scaling_factor"):
+        check_homogeneous(s, l)
+    assert check_homogeneous(s, l, convertible=VP_CONVERTIBLE) == ["scheduler.snr_shift_scale", "vae.scaling_factor"]
+
+
+@pytest.mark.parametrize("t", [0, 1, 250.5, 500, 998, 999])
+def test_converting_to_the_other_parameterisation_and_back_is_the_identity(cog, t):
+    p2, p5 = VPParameterisation.of(cog[0]), VPParameterisation.of(cog[1])
+    g = torch.Generator().manual_seed(0)
+    z, v = torch.randn(2, 4, 3, 4, 4, generator=g, dtype=torch.float64), torch.randn(2, 4, 3, 4, 4, generator=g, dtype=torch.float64)
+    there = map_latent(t, p5, p2)
+    z2, v2 = convert_latent(z, there), convert_prediction(v, z, there)
+    back = there.inverse()
+    assert back.t_dst == t
+    if 0 < there.t_dst < 999:  # inside the 2B table, reading the tables back gives the same map
+        again = map_latent(there.t_dst, p2, p5)
+        assert again.t_dst == pytest.approx(t, abs=1e-6) and again.c == pytest.approx(back.c)
+        assert p2.alpha_bar(there.t_dst) == pytest.approx(there.a_dst**2, abs=1e-9)  # a proper 2B state at t_dst
+    torch.testing.assert_close(convert_latent(z2, back), z)
+    torch.testing.assert_close(convert_prediction(v2, z2, back), v)
+    assert there.a_dst**2 + there.b_dst**2 == pytest.approx(1.0)
+
+
+def test_conversion_preserves_the_clean_latent_and_the_noise(cog):
+    """Same x and eps read in either parameterisation: x0 / scaling_factor and eps agree."""
+    p2, p5 = VPParameterisation.of(cog[0]), VPParameterisation.of(cog[1])
+    g = torch.Generator().manual_seed(1)
+    x, eps = torch.randn(1, 4, 2, 4, 4, generator=g, dtype=torch.float64), torch.randn(1, 4, 2, 4, 4, generator=g, dtype=torch.float64)
+    t = 400
+    a5, b5 = p5.alpha_bar(t) ** 0.5, (1 - p5.alpha_bar(t)) ** 0.5
+    z5 = a5 * p5.scaling_factor * x + b5 * eps
+    v5 = a5 * eps - b5 * p5.scaling_factor * x
+    m = map_latent(t, p5, p2)
+    z2, v2 = convert_latent(z5, m), convert_prediction(v5, z5, m)
+    a2, b2 = m.a_dst, m.b_dst
+    torch.testing.assert_close((a2 * z2 - b2 * v2) / p2.scaling_factor, x)  # x0 in 2B scaling
+    torch.testing.assert_close(b2 * z2 + a2 * v2, eps)
+
+
+def test_cogvideox_bridged_with_itself_equals_the_pipeline_alone(cog):
+    pipe = cog[1]
+    alone = pipe(prompt=PROMPT, negative_prompt="", num_inference_steps=3, guidance_scale=6.0, max_sequence_length=SEQ,
+                 generator=torch.Generator().manual_seed(0), output_type="latent", height=16, width=16, num_frames=5).frames
+    view = cog_view(pipe)
+    param = VPParameterisation.of(pipe)
+    small = Reparameterised(view, param, param)
+    c = view.encode(PROMPT)
+    g = seeded_generator(0)
+    z = view.prepare_latents(1, 16, 16, 5, g)
+    out = bridged_sample(small, view, c, c, z, num_steps=3, guidance_small=6.0, guidance_large=6.0,
+                         fusion=UPFBFusion(UPFBConfig(gamma_hf=1.0)), generator=g, progress=False)
+    torch.testing.assert_close(out.transpose(1, 2), alone, rtol=1e-4, atol=1e-4)
+    # and one model alone through the same view is the pipeline exactly
+    g = seeded_generator(0)
+    z = view.prepare_latents(1, 16, 16, 5, g)
+    torch.testing.assert_close(sample(view, c, z, num_steps=3, guidance_scale=6.0, generator=g, progress=False).transpose(1, 2), alone)
+
+
+def test_cogvideox_2b_to_5b_bridge_runs(cog):
+    small_pipe, large_pipe = cog
+    small = Reparameterised(cog_view(small_pipe), VPParameterisation.of(small_pipe), VPParameterisation.of(large_pipe))
+    large = cog_view(large_pipe)
+    g = seeded_generator(0)
+    z = large.prepare_latents(1, 16, 16, 5, g)
+    out = bridged_sample(small, large, small.encode(PROMPT), large.encode(PROMPT), z, num_steps=3, guidance_small=6.0,
+                         guidance_large=6.0, fusion=UPFBFusion(UPFBConfig()), generator=g, progress=False)
+    frames = large.decode(out)
+    assert frames.shape[0] == 1 and frames.shape[2:] == (16, 16, 3) and np.isfinite(frames).all()

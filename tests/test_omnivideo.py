@@ -1,0 +1,120 @@
+"""Omni-Video adapter: DiT conversion + cache, per-prompt contexts, and a tiny end-to-end run on CPU."""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from vrbench.errors import VRBenchError
+from vrbench.generators import get_generator
+from vrbench.generators.base import GenerationRequest
+from vrbench.generators.omnivideo import ContextStore, build_contexts, convert_transformer_state_dict
+from vrbench.generators.tiny import tiny_wan_components
+
+# diffusers -> original Wan key names, to write a checkpoint the way Omni-Video stores its DiT
+_TO_ORIGINAL = [
+    ("condition_embedder.time_embedder.linear_1", "time_embedding.0"),
+    ("condition_embedder.time_embedder.linear_2", "time_embedding.2"),
+    ("condition_embedder.text_embedder.linear_1", "text_embedding.0"),
+    ("condition_embedder.text_embedder.linear_2", "text_embedding.2"),
+    ("condition_embedder.time_proj", "time_projection.1"),
+    ("attn1", "self_attn"), ("attn2", "cross_attn"),
+    (".to_out.0.", ".o."), (".to_q.", ".q."), (".to_k.", ".k."), (".to_v.", ".v."),
+    ("ffn.net.0.proj", "ffn.0"), ("ffn.net.2", "ffn.2"), ("proj_out", "head.head"),
+]
+
+
+def to_original(state):
+    out = {}
+    for key, value in state.items():
+        for new, old in _TO_ORIGINAL:
+            key = key.replace(new, old)
+        key = re.sub(r"^scale_shift_table$", "head.modulation", key)
+        key = re.sub(r"\.scale_shift_table$", ".modulation", key)
+        key = key.replace("norm2", "norm__x").replace("norm3", "norm2").replace("norm__x", "norm3")
+        out[key] = value.clone()
+    return out
+
+
+@pytest.fixture(scope="module")
+def omni(tmp_path_factory):
+    """A tiny 'Wan2.1-1.3B' base folder and an Omni-Video-style checkpoint (DiT + adapter weights)."""
+    root = tmp_path_factory.mktemp("omni")
+    parts = tiny_wan_components(seed=5, width=24)
+    base = root / "base"
+    parts["vae"].save_pretrained(base / "vae")
+    parts["scheduler"].save_pretrained(base / "scheduler")
+    parts["transformer"].save_config(base / "transformer")
+    state = to_original(parts["transformer"].state_dict())
+    state["adapter.query"] = torch.zeros(4, 8)  # Omni-Video's other modules live in the same file
+    state["adapter.layers.0.q.weight"] = torch.zeros(8, 8)
+    (root / "ckpts" / "transformer").mkdir(parents=True)
+    torch.save({"module": state}, root / "ckpts" / "transformer" / "model.pt")
+    return root, parts
+
+
+def test_conversion_uses_the_wan_table_and_drops_other_modules(omni):
+    _, parts = omni
+    expected = parts["transformer"].state_dict()
+    converted = convert_transformer_state_dict({"module": to_original(expected), "adapter.x": torch.zeros(1)}, expected.keys())
+    assert converted.keys() == expected.keys()
+    assert all(torch.equal(converted[k], expected[k]) for k in expected)
+    incomplete = to_original(expected)
+    incomplete.pop("patch_embedding.weight")
+    with pytest.raises(VRBenchError, match="lacks 1 Wan DiT weights"):
+        convert_transformer_state_dict(incomplete, expected.keys())
+
+
+def test_context_store_round_trip_and_checks(tmp_path):
+    store = ContextStore(tmp_path)
+    cond, uncond = torch.randn(7, 32), torch.randn(7, 32)
+    store.put("a prompt", cond, uncond)
+    got = store.get("a prompt")
+    assert torch.equal(got[0], cond) and torch.equal(got[1], uncond)
+    assert store.missing(["a prompt", "another"]) == ["another"]
+    with pytest.raises(VRBenchError, match="no Omni-Video context.*git clone https://github.com/SAIS-FUXI/Omni-Video"):
+        store.get("another")
+    store.path("bad").write_bytes(b"not safetensors")
+    with pytest.raises(VRBenchError, match="unreadable context file"):
+        store.get("bad")
+
+
+def test_missing_upstream_is_a_clear_error(tmp_path):
+    with pytest.raises(VRBenchError, match="upstream_python=.*upstream_repo=") as err:
+        build_contexts(["p"], ContextStore(tmp_path), upstream_python=None, upstream_repo=None)
+    assert "\n" not in str(err.value)
+    with pytest.raises(VRBenchError, match="not an Omni-Video1 checkout"):
+        build_contexts(["p"], ContextStore(tmp_path), upstream_python="python", upstream_repo=str(tmp_path))
+
+
+def test_omni_video_end_to_end_with_tiny_components(omni, tmp_path):
+    root, parts = omni
+    cls = get_generator("omni-video")
+    gen = cls(ckpt_dir=str(root / "ckpts"), base_model=str(root / "base"), context_dir=str(tmp_path / "ctx"),
+              cache_dir=str(tmp_path / "cache"), steps=2, height=32, width=32, frames=5, fps=8.0, device="cpu", dtype="float32")
+    requests = [GenerationRequest("c1", "a ball rolls", 0)]
+    with pytest.raises(VRBenchError, match="no precomputed context"):
+        gen.generate(requests)
+    store = ContextStore(tmp_path / "ctx")
+    g = torch.Generator().manual_seed(0)
+    store.put(gen.prompt_prefix + "a ball rolls", torch.randn(12, 32, generator=g), torch.randn(12, 32, generator=g))
+    videos = gen.generate(requests)
+    assert videos[0].frames.shape == (5, 32, 32, 3) and videos[0].frames.dtype == np.uint8 and videos[0].fps == 8.0
+    # the converted DiT is cached as safetensors and equals the checkpoint's weights
+    cached = list((tmp_path / "cache").glob("transformer-*/*.safetensors"))
+    assert len(cached) == 1
+    dit = gen._denoiser.pipe.transformer
+    assert all(torch.equal(dit.state_dict()[k], v) for k, v in parts["transformer"].state_dict().items())
+    again = cls(ckpt_dir=str(root / "ckpts"), base_model=str(root / "base"), context_dir=str(tmp_path / "ctx"),
+                cache_dir=str(tmp_path / "cache"), steps=2, height=32, width=32, frames=5, fps=8.0, device="cpu", dtype="float32")
+    assert np.array_equal(again.generate(requests)[0].frames, videos[0].frames)  # deterministic, from the cache
+    sig = gen.signature()
+    assert sig["guidance"] == 6.0 and sig["flow_shift"] == 5.0 and sig["steps"] == 2
+
+
+def test_omni_video_needs_its_checkpoints(tmp_path):
+    gen = get_generator("omni-video")(context_dir=str(tmp_path), device="cpu")
+    ContextStore(tmp_path).put(gen.prompt_prefix + "p", torch.zeros(2, 4), torch.zeros(2, 4))
+    with pytest.raises(VRBenchError, match="ckpt_dir"):
+        gen.generate([GenerationRequest("c", "p", 0)])

@@ -1,0 +1,457 @@
+"""The generate stage: (case, seed) pairs -> ``videos/<case>-s<seed>.mp4`` + ``generations.jsonl``.
+
+- ``run.json`` is written first. A run never mixes settings: a rerun whose generator signature differs
+  from the recorded one is refused unless ``overwrite=True``, which discards the old outputs.
+- Resumable: a pair whose video exists and has a row is skipped; a video that was renamed into place
+  just before a crash (so has no row yet) is adopted, not remade; a half-written last row is cut off.
+- Shardable: under ``torchrun`` / ``accelerate launch`` (RANK, WORLD_SIZE) each rank takes every
+  WORLD_SIZE-th pair; ``--shard i/N`` does the same for job arrays (both compose). Ranks and shards
+  share one run directory: videos are renamed into place atomically, rows are appended whole, and
+  ``run.json`` is updated under a file lock, so they never collide.
+- A pair the generator cannot make (:class:`~vrbench.generators.base.CaseFailed`, e.g. a missing file
+  for ``videos``) gets a row with ``"error"`` and no ``"video"``; the others proceed; a rerun retries it.
+
+Rows of ``generations.jsonl``::
+
+    {"case": "ETV-07", "seed": 0, "video": "videos/ETV-07-s0.mp4", "sha256": "...", "generator": "wan2.1-t2v-14b",
+     "fps": 16.0, "frames": 81, "width": 832, "height": 480, "seconds": 41.2, "created": "2025-...Z"}
+
+Several rows may exist for one pair (an error, then a success on rerun); the latest one counts
+(:func:`latest_generations`, :func:`finished_videos`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from . import __version__
+from .errors import VRBenchError
+from .runstore import RunDir, append_jsonl, iter_jsonl
+from .suite import Case
+
+log = logging.getLogger(__name__)
+
+Pair = tuple[str, int]  # (case id, seed)
+
+
+# ----------------------------------------------------------------------------------------- shards
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Take every ``count``-th pair starting at ``index`` (0-based)."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        """``"i/N"`` with 0 <= i < N, as given to ``--shard``."""
+        i, sep, n = text.partition("/")
+        try:
+            shard = cls(int(i), int(n))
+        except ValueError:
+            shard = None
+        if not sep or shard is None or not 0 <= shard.index < shard.count:
+            raise VRBenchError(f"--shard: expected i/N with 0 <= i < N (e.g. 0/4 for the first of 4), got {text!r}")
+        return shard
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Shard":
+        """This process's share under torchrun / accelerate launch (RANK, WORLD_SIZE); the whole if unset."""
+        env = os.environ if env is None else env
+        try:
+            rank, world = int(env.get("RANK", "0")), int(env.get("WORLD_SIZE", "1"))
+        except ValueError:
+            raise VRBenchError(f"RANK={env.get('RANK')!r} / WORLD_SIZE={env.get('WORLD_SIZE')!r}: expected integers") from None
+        if not 0 <= rank < world:
+            raise VRBenchError(f"RANK={rank} / WORLD_SIZE={world}: expected 0 <= RANK < WORLD_SIZE")
+        return cls(rank, world)
+
+    def within(self, outer: "Shard") -> "Shard":
+        """This share of ``outer``'s share, as one shard of the whole (``items[o.i::o.n][s.i::s.n]``)."""
+        return Shard(outer.index + outer.count * self.index, outer.count * self.count)
+
+    def take(self, items: Sequence) -> list:
+        return list(items[self.index :: self.count])
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def current_shard(option: str | None = None) -> Shard:
+    """``--shard i/N`` (if given) split further by the launcher's RANK / WORLD_SIZE (if set)."""
+    outer = Shard.parse(option) if option else Shard()
+    return Shard.from_env().within(outer)
+
+
+# ------------------------------------------------------------------------------ reading the stage
+
+
+def latest_generations(run_dir: str | Path) -> dict[Pair, dict]:
+    """The latest ``generations.jsonl`` row per (case, seed); empty when nothing was generated yet."""
+    run = RunDir(run_dir)
+    path = run.generations_file
+    if not path.exists():
+        return {}
+    rows: dict[Pair, dict] = {}
+    for lineno, row in iter_jsonl(path):
+        case, seed = row.get("case"), row.get("seed")
+        if not isinstance(case, str) or not isinstance(seed, int) or isinstance(seed, bool):
+            raise VRBenchError(f"{path}:{lineno}: expected a row with a case id and an integer seed")
+        if "error" not in row and not isinstance(row.get("video"), str):
+            raise VRBenchError(f"{path}:{lineno}: video: expected a path relative to the run directory")
+        rows[(case, seed)] = row
+    return rows
+
+
+def finished_videos(run_dir: str | Path) -> dict[Pair, dict]:
+    """Pairs whose latest row has a video that exists on disk (what the judge stage should read)."""
+    root = Path(run_dir)
+    return {k: r for k, r in latest_generations(root).items() if "error" not in r and (root / r["video"]).is_file()}
+
+
+# ------------------------------------------------------------------------------- run.json, safely
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path, name: str = "run") -> Iterator[None]:
+    """An exclusive lock on ``<run_dir>/.<name>.lock`` shared by every process using the run (POSIX)."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks (Windows): single-process use only
+        yield
+        return
+    path = Path(run_dir) / f".{name}.lock"
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def update_manifest(run_dir: str | Path, change: Callable[[dict], None]) -> dict:
+    """Read run.json, apply ``change`` to it in place, write it back atomically, under the run lock."""
+    run = RunDir(run_dir)
+    with run_lock(run.root):
+        manifest = run.read_manifest() or {}
+        change(manifest)
+        run.write_manifest(manifest)
+    return manifest
+
+
+def append_row(run: RunDir, row: dict) -> None:
+    """Append one generations.jsonl row under the run lock (ranks and shards append to the same file)."""
+    with run_lock(run.root):
+        append_jsonl(run.generations_file, [row])
+
+
+def repair_torn_tail(path: Path) -> bool:
+    """Cut a last line without a newline (a crash mid-append) so new rows do not follow half a row."""
+    if not path.exists():
+        return False
+    with open(path, "rb+") as f:
+        data = f.read()
+        if not data or data.endswith(b"\n"):
+            return False
+        f.truncate(data.rfind(b"\n") + 1)
+    log.warning("%s: removed a half-written last row (a crash mid-append); that video is checked again", path)
+    return True
+
+
+def git_commit() -> dict[str, Any] | None:
+    """The commit of the vrbench source tree, if it is a git checkout (and whether it has local edits)."""
+    here = Path(__file__).resolve().parent
+    try:
+        # Only if this very file is tracked: an installed copy inside some other repository is not "our" commit.
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", Path(__file__).name], cwd=here,
+                                 capture_output=True, text=True, timeout=5)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        if tracked.returncode != 0 or head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip()) if dirty.returncode == 0 else None}
+
+
+def environment() -> dict[str, Any]:
+    """Library versions that can change pixels (read from package metadata; nothing is imported)."""
+    versions = {}
+    for pkg in ("torch", "diffusers", "transformers", "av"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    return {"python": platform.python_version(), "platform": platform.platform(terse=True), **versions}
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _signature_diff(old: dict, new: dict) -> str:
+    keys = sorted(set(old) | set(new))
+    changed = [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    text = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+    return text[:300]
+
+
+def check_writable(root: Path) -> None:
+    """Create the run directory and prove it can be written, with a one-line error if not."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise VRBenchError(f"--out {root}: cannot write the run directory ({e.strerror or type(e).__name__})") from None
+
+
+def _discard_outputs(run: RunDir) -> None:
+    """Remove what a run made with other settings (``--overwrite``); run.json is rewritten next."""
+    import shutil
+
+    log.warning("--overwrite: discarding videos, generations, judgments and scores in %s", run.root)
+    for d in (run.videos_dir, run.root / "judgments", run.root / "scores"):
+        shutil.rmtree(d, ignore_errors=True)
+    run.generations_file.unlink(missing_ok=True)
+
+
+def prepare_run(run: RunDir, generator_name: str, signature: dict, suite_info: dict, cases: Sequence[str],
+                seeds: Sequence[int], overwrite: bool = False) -> dict:
+    """Write (or extend) run.json before any video; refuse a different generator signature."""
+
+    def change(manifest: dict) -> None:
+        recorded = manifest.get("generator")
+        ours = {"name": generator_name, "signature": signature}
+        if recorded and recorded != ours:
+            if not overwrite:
+                what = (f"generator '{recorded.get('name')}'" if recorded.get("name") != generator_name
+                        else f"other {generator_name} settings ({_signature_diff(recorded.get('signature') or {}, signature)})")
+                raise VRBenchError(
+                    f"{run.run_file}: this run was made with {what}; a run never mixes settings: "
+                    "use another --out, or pass --overwrite to discard its videos, judgments and scores"
+                )
+            _discard_outputs(run)
+            manifest.clear()
+        if not manifest:
+            manifest.update({"vrbench_version": __version__, "created": utc_now(), "git": git_commit()})
+        manifest["vrbench_version"] = __version__
+        manifest["suite"] = suite_info
+        manifest["generator"] = ours
+        manifest["cases"] = sorted(set(manifest.get("cases") or []) | set(cases))
+        manifest["seeds"] = sorted(set(manifest.get("seeds") or []) | set(seeds))
+        manifest["environment"] = environment()
+        manifest.setdefault("timings", {})
+
+    return update_manifest(run.root, change)
+
+
+# ------------------------------------------------------------------------------------ generating
+
+
+@dataclass
+class GenerationSummary:
+    run_dir: Path
+    pairs: int  # (case, seed) pairs selected for the run
+    assigned: int  # pairs in this process's shard
+    skipped: int  # already finished before this call
+    made: int  # videos made by this call
+    recovered: int  # videos found on disk without a row (a crash between write and append) and adopted
+    failed: list[tuple[str, int, str]] = field(default_factory=list)  # (case, seed, error)
+    seconds: float = 0.0
+    complete: bool = False  # every selected pair (all shards) has a row: a video or an error
+
+    def line(self) -> str:
+        parts = [f"{self.made} made", f"{self.skipped} already done"]
+        if self.recovered:
+            parts.append(f"{self.recovered} recovered")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        share = f" (this shard: {self.assigned} of {self.pairs})" if self.assigned != self.pairs else ""
+        return f"generate: {', '.join(parts)}{share} in {self.seconds:.1f}s -> {self.run_dir}"
+
+
+def _remove_stale_temp_files(run: RunDir, pairs: Sequence[Pair]) -> None:
+    """Temporary files of writes a kill interrupted, for pairs this process owns (no other process writes them)."""
+    if not run.videos_dir.is_dir():
+        return
+    prefixes = tuple(f".{Path(run.video_path(c, s).name).stem}." for c, s in pairs)
+    for path in run.videos_dir.iterdir():
+        if path.name.startswith(prefixes) and path.suffix == ".mp4":
+            path.unlink(missing_ok=True)
+
+
+def _video_row(run: RunDir, generator_name: str, case_id: str, seed: int, seconds: float | None,
+               info: dict | None = None) -> dict:
+    from .video import sha256_file, video_info
+
+    path = run.video_path(case_id, seed)
+    meta = video_info(path)
+    row = {
+        "case": case_id,
+        "seed": seed,
+        "video": path.relative_to(run.root).as_posix(),
+        "sha256": sha256_file(path),
+        "generator": generator_name,
+        "fps": meta["fps"],
+        "frames": meta["frames"],
+        "width": meta["width"],
+        "height": meta["height"],
+        "seconds": None if seconds is None else round(seconds, 3),
+        "created": utc_now(),
+    }
+    if info:
+        row["info"] = info
+    return row
+
+
+def _error_row(generator_name: str, case_id: str, seed: int, error: str) -> dict:
+    return {"case": case_id, "seed": seed, "generator": generator_name, "error": error, "created": utc_now()}
+
+
+def make_generator(name: str, options: dict[str, Any] | None = None):
+    """Look up a generator by name and construct it (cheap: no weights); option errors are one line."""
+    from vrbench.generators import get_generator
+
+    cls = get_generator(name)
+    try:
+        return cls(**(options or {}))
+    except TypeError as e:  # an option the class does not take (Python API; the CLI checks earlier)
+        raise VRBenchError(f"{name}: {e}") from None
+
+
+def generate_run(
+    run_dir: str | Path,
+    model: str,
+    *,
+    options: dict[str, Any] | None = None,
+    cases: Sequence[str] | None = None,
+    seeds: int | Sequence[int] = 1,
+    limit: int | None = None,
+    suite_path: str | Path | None = None,
+    shard: Shard | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    generator=None,
+) -> GenerationSummary:
+    """Generate the videos of a run (or of this process's shard of it); see the module docstring.
+
+    ``cases`` are selectors (``ETV``, ``HL-Comm``, ``ETV-07``); ``seeds`` is a count (seeds 0..N-1) or
+    explicit seeds; ``limit`` keeps the first N selected cases. ``generator`` may be a ready instance
+    (its ``signature()`` is still recorded under ``model``).
+    """
+    from tqdm.auto import tqdm
+
+    from .stages import suite_for_run
+
+    started, t0 = utc_now(), time.monotonic()
+    run = RunDir(run_dir)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else sorted(set(seeds))
+    if not seed_list or any(s < 0 for s in seed_list):
+        raise VRBenchError(f"--seeds: expected a positive count, got {seeds}")
+    if limit is not None and limit < 1:
+        raise VRBenchError(f"--limit: expected a positive number, got {limit}")
+    check_writable(run.root)
+    suite = suite_for_run(run, suite_path)
+    selected: list[Case] = suite.select(cases)[:limit]
+    if not selected:
+        raise VRBenchError("no cases selected")
+    gen = generator if generator is not None else make_generator(model, options)
+    signature = gen.signature()
+    prepare_run(run, model, signature, suite.info(), [c.id for c in selected], seed_list, overwrite)
+    with run_lock(run.root):
+        repair_torn_tail(run.generations_file)
+
+    by_id = {c.id: c for c in selected}
+    pairs: list[Pair] = [(c.id, s) for c in selected for s in seed_list]
+    shard = shard or Shard()
+    mine = shard.take(pairs)
+    latest = latest_generations(run.root)
+    done = {k for k, r in latest.items() if "error" not in r and (run.root / r["video"]).is_file()}
+
+    # A video renamed into place just before a crash has no row: adopt it (it is complete, written atomically).
+    recovered = [p for p in mine if p not in done and run.video_path(*p).is_file()]
+    for case_id, seed in recovered:
+        append_row(run, {**_video_row(run, model, case_id, seed, None), "recovered": True})
+        done.add((case_id, seed))
+    todo = [p for p in mine if p not in done]
+    _remove_stale_temp_files(run, todo)
+    summary = GenerationSummary(run.root, len(pairs), len(mine), len(mine) - len(todo) - len(recovered), 0, len(recovered))
+    if todo:
+        log.info("generating %d videos with %s into %s (shard %s)", len(todo), model, run.root, shard)
+        owns_generator = generator is None
+        try:
+            gen.load()
+            batch_size = max(1, int(getattr(gen, "batch_size", 1)))
+            bar = tqdm(total=len(todo), desc=f"generate {model}", unit="video", disable=not progress)
+            with bar:
+                for start in range(0, len(todo), batch_size):
+                    batch = todo[start : start + batch_size]
+                    _generate_batch(gen, run, model, [(by_id[c], s) for c, s in batch], summary, latest)
+                    bar.update(len(batch))
+        finally:
+            if owns_generator:
+                gen.close()
+    else:
+        log.info("nothing to generate: all %d videos of this shard exist in %s", len(mine), run.root)
+
+    summary.seconds = time.monotonic() - t0
+    latest = latest_generations(run.root)
+    summary.complete = all(p in latest for p in pairs)
+    key = "generate" if shard.count == 1 else f"generate[{shard}]"
+
+    def record(manifest: dict) -> None:
+        manifest.setdefault("timings", {})[key] = {
+            "started": started, "finished": utc_now(), "seconds": round(summary.seconds, 3),
+            "made": summary.made, "failed": len(summary.failed),
+            "device": getattr(gen, "device", None) if todo else None,  # numerics differ slightly across devices
+        }
+
+    update_manifest(run.root, record)
+    return summary
+
+
+def _generate_batch(gen, run: RunDir, model: str, batch: list[tuple[Case, int]], summary: GenerationSummary,
+                    latest: dict[Pair, dict]) -> None:
+    """Generate, write and record one batch; a CaseFailed batch is retried one by one to find the culprit."""
+    from vrbench.generators.base import CaseFailed, GenerationRequest
+
+    from .video import write_video
+
+    requests = [GenerationRequest(case.id, case.prompt, seed) for case, seed in batch]
+    t0 = time.monotonic()
+    try:
+        results = gen.generate(requests)
+    except CaseFailed as e:
+        if len(batch) > 1:
+            for item in batch:
+                _generate_batch(gen, run, model, [item], summary, latest)
+            return
+        case_id, seed = requests[0].case_id, requests[0].seed
+        log.warning("%s seed %d: %s", case_id, seed, e)
+        summary.failed.append((case_id, seed, str(e)))
+        previous = latest.get((case_id, seed))
+        if not (previous and previous.get("error") == str(e)):  # the same failure again adds no row
+            append_row(run, _error_row(model, case_id, seed, str(e)))
+        return
+    if len(results) != len(requests):
+        raise RuntimeError(f"generator {model} returned {len(results)} videos for {len(requests)} requests")
+    seconds = (time.monotonic() - t0) / len(requests)
+    for req, video in zip(requests, results):
+        write_video(run.video_path(req.case_id, req.seed), video.frames, video.fps)
+        append_row(run, _video_row(run, model, req.case_id, req.seed, seconds, video.info))
+        summary.made += 1
