@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from vrbench.errors import VRBenchError
-from vrbench.generation import Shard, current_shard, finished_videos, generate_run, latest_generations
+from vrbench.generation import Shard, current_shard, generate_run
+from vrbench.runstore import finished_videos, latest_generations
 from vrbench.generators.base import CaseFailed, GeneratedVideo, Generator
 from vrbench.runstore import RunDir
 

@@ -36,12 +36,11 @@ from typing import Any, Callable, Iterator, Sequence
 
 from . import __version__
 from .errors import VRBenchError
-from .runstore import RunDir, append_jsonl, iter_jsonl
+from .runstore import Pair, RunDir, append_jsonl, latest_generations, run_lock, update_manifest
 from .suite import Case
 
 log = logging.getLogger(__name__)
 
-Pair = tuple[str, int]  # (case id, seed)
 
 
 # ----------------------------------------------------------------------------------------- shards
@@ -95,79 +94,10 @@ def current_shard(option: str | None = None) -> Shard:
     return Shard.from_env().within(outer)
 
 
-# ------------------------------------------------------------------------------ reading the stage
-
-
-def latest_generations(run_dir: str | Path) -> dict[Pair, dict]:
-    """The latest ``generations.jsonl`` row per (case, seed); empty when nothing was generated yet."""
-    run = RunDir(run_dir)
-    path = run.generations_file
-    if not path.exists():
-        return {}
-    rows: dict[Pair, dict] = {}
-    for lineno, row in iter_jsonl(path):
-        case, seed = row.get("case"), row.get("seed")
-        if not isinstance(case, str) or not isinstance(seed, int) or isinstance(seed, bool):
-            raise VRBenchError(f"{path}:{lineno}: expected a row with a case id and an integer seed")
-        if "error" not in row and not isinstance(row.get("video"), str):
-            raise VRBenchError(f"{path}:{lineno}: video: expected a path relative to the run directory")
-        rows[(case, seed)] = row
-    return rows
-
-
-def finished_videos(run_dir: str | Path) -> dict[Pair, dict]:
-    """Pairs whose latest row has a video that exists on disk (what the judge stage should read)."""
-    root = Path(run_dir)
-    return {k: r for k, r in latest_generations(root).items() if "error" not in r and (root / r["video"]).is_file()}
-
-
-# ------------------------------------------------------------------------------- run.json, safely
-
-
-@contextlib.contextmanager
-def run_lock(run_dir: str | Path, name: str = "run") -> Iterator[None]:
-    """An exclusive lock on ``<run_dir>/.<name>.lock`` shared by every process using the run (POSIX)."""
-    try:
-        import fcntl
-    except ImportError:  # no advisory locks (Windows): single-process use only
-        yield
-        return
-    path = Path(run_dir) / f".{name}.lock"
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def update_manifest(run_dir: str | Path, change: Callable[[dict], None]) -> dict:
-    """Read run.json, apply ``change`` to it in place, write it back atomically, under the run lock."""
-    run = RunDir(run_dir)
-    with run_lock(run.root):
-        manifest = run.read_manifest() or {}
-        change(manifest)
-        run.write_manifest(manifest)
-    return manifest
-
-
 def append_row(run: RunDir, row: dict) -> None:
     """Append one generations.jsonl row under the run lock (ranks and shards append to the same file)."""
     with run_lock(run.root):
         append_jsonl(run.generations_file, [row])
-
-
-def repair_torn_tail(path: Path) -> bool:
-    """Cut a last line without a newline (a crash mid-append) so new rows do not follow half a row."""
-    if not path.exists():
-        return False
-    with open(path, "rb+") as f:
-        data = f.read()
-        if not data or data.endswith(b"\n"):
-            return False
-        f.truncate(data.rfind(b"\n") + 1)
-    log.warning("%s: removed a half-written last row (a crash mid-append); that video is checked again", path)
-    return True
 
 
 def git_commit() -> dict[str, Any] | None:
@@ -373,9 +303,6 @@ def generate_run(
     gen = generator if generator is not None else make_generator(model, options)
     signature = gen.signature()
     prepare_run(run, model, signature, suite.info(), [c.id for c in selected], seed_list, overwrite)
-    with run_lock(run.root):
-        repair_torn_tail(run.generations_file)
-
     by_id = {c.id: c for c in selected}
     pairs: list[Pair] = [(c.id, s) for c in selected for s in seed_list]
     shard = shard or Shard()

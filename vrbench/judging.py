@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import VRBenchError
-from .runstore import RunDir, append_jsonl, atomic_write_bytes, atomic_write_json, iter_jsonl
+from .runstore import RunDir, append_jsonl, atomic_write_bytes, iter_jsonl, latest_generations, update_manifest
 from .scoring import INVALID
 from .stages import suite_for_run
 from .video import sha256_file
@@ -47,26 +47,20 @@ class _Tally:
 
 
 def _videos_to_judge(run: RunDir, suite, done: set[tuple[str, int, str]], cases: list[str] | None) -> tuple[list[_Video], int]:
-    """Videos of the run with their unanswered questions, and how many generation rows were skipped for errors."""
+    """Videos of the run with their unanswered questions, and how many (case, seed) pairs have no video."""
     if not run.generations_file.exists():
         raise VRBenchError(f"{run.generations_file}: not found (run `vrbench generate` first)")
     by_id = {c.id: c for c in suite.cases}
     wanted = {c.id for c in suite.select(cases)} if cases else None
-    seen: set[tuple[str, int]] = set()
     videos, failed = [], 0
-    for lineno, row in iter_jsonl(run.generations_file):
-        where = f"{run.generations_file}:{lineno}"
-        case_id, seed = row.get("case"), row.get("seed")
+    for (case_id, seed), row in latest_generations(run.root).items():
         if case_id not in by_id:
-            raise VRBenchError(f"{where}: case: unknown case {case_id!r} (not in suite {suite.name} {suite.version})")
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise VRBenchError(f"{where}: seed: expected a non-negative integer, got {seed!r}")
+            raise VRBenchError(f"{run.generations_file}: case: unknown case {case_id!r} (not in suite {suite.name} {suite.version})")
+        if wanted is not None and case_id not in wanted:
+            continue
         if row.get("error") or not row.get("video"):
             failed += 1
             continue
-        if (wanted is not None and case_id not in wanted) or (case_id, seed) in seen:
-            continue
-        seen.add((case_id, seed))
         case = by_id[case_id]
         todo = [(q.id, q.text) for q in case.questions if (case_id, seed, q.id) not in done]
         if todo:
@@ -75,17 +69,18 @@ def _videos_to_judge(run: RunDir, suite, done: set[tuple[str, int, str]], cases:
 
 
 def _record_signature(run: RunDir, judge: str, signature: dict, has_rows: bool) -> None:
-    manifest = run.read_manifest() or {}
-    judges = manifest.setdefault("judges", {})
-    old = judges.get(judge)
-    if has_rows and old and old != signature:
-        changed = sorted(k for k in set(old) | set(signature) if old.get(k) != signature.get(k))
-        raise VRBenchError(
-            f"{run.judgments_file(judge)}: judged with different '{judge}' settings ({', '.join(changed)} differ); "
-            "rerun with the original --judge-arg values, or move that file away to judge afresh"
-        )
-    judges[judge] = signature
-    atomic_write_json(run.run_file, manifest)
+    def change(manifest: dict) -> None:
+        judges = manifest.setdefault("judges", {})
+        old = judges.get(judge)
+        if has_rows and old and old != signature:
+            changed = sorted(k for k in set(old) | set(signature) if old.get(k) != signature.get(k))
+            raise VRBenchError(
+                f"{run.judgments_file(judge)}: judged with different '{judge}' settings ({', '.join(changed)} differ); "
+                "rerun with the original --judge-arg values, or move that file away to judge afresh"
+            )
+        judges[judge] = signature
+
+    update_manifest(run.root, change)
 
 
 def _drop_error_rows(path: Path) -> int:

@@ -15,7 +15,9 @@ half-written file that a rerun would trust.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -23,12 +25,14 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import VRBenchError
 from .scoring import ANSWERS
 
 RUN_FILE = "run.json"
+log = logging.getLogger(__name__)
+Pair = tuple[str, int]  # (case id, seed)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -71,11 +75,30 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8"))
 
 
+def repair_torn_tail(path: Path) -> bool:
+    """Cut a last line without a newline (what a crash mid-append leaves), so new rows never follow half a row."""
+    try:
+        with open(path, "rb+") as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) == b"\n":
+                return False
+            f.seek(0)
+            data = f.read()
+            f.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        return False
+    log.warning("%s: removed a half-written last row (a crash mid-append); it is redone", path)
+    return True
+
+
 def append_jsonl(path: Path, rows: list[dict]) -> None:
-    """Append whole lines and fsync, so a reader never sees half a row (a torn last line is ignored on read)."""
+    """Append whole lines and fsync, after cutting any half-written last line a crash left behind."""
     if not rows:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    repair_torn_tail(path)
     data = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in rows).encode("utf-8")
     with open(path, "ab") as f:
         f.write(data)
@@ -196,3 +219,56 @@ class RunDir:
             known = ", ".join(self.judges()) or "none"
             raise VRBenchError(f"{path}: no judgments for judge '{judge}' in this run (judged by: {known})")
         return [parse_judgment(obj, f"{path}:{lineno}") for lineno, obj in iter_jsonl(path)]
+
+
+# --- sharing a run between processes (ranks, shards, a judge next to a generator) -----------------
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path, name: str = "run") -> Iterator[None]:
+    """An exclusive lock on ``<run_dir>/.<name>.lock`` shared by every process using the run (POSIX)."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks (Windows): single-process use only
+        yield
+        return
+    path = Path(run_dir) / f".{name}.lock"
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def update_manifest(run_dir: str | Path, change: Callable[[dict], None]) -> dict:
+    """Read run.json, apply ``change`` to it in place, write it back atomically, under the run lock."""
+    run = RunDir(run_dir)
+    with run_lock(run.root):
+        manifest = run.read_manifest() or {}
+        change(manifest)
+        run.write_manifest(manifest)
+    return manifest
+
+
+def latest_generations(run_dir: str | Path) -> dict[Pair, dict]:
+    """The latest ``generations.jsonl`` row per (case, seed) (a rerun may follow an error row with a video)."""
+    run = RunDir(run_dir)
+    path = run.generations_file
+    if not path.exists():
+        return {}
+    rows: dict[Pair, dict] = {}
+    for lineno, row in iter_jsonl(path):
+        case, seed = row.get("case"), row.get("seed")
+        if not isinstance(case, str) or not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise VRBenchError(f"{path}:{lineno}: expected a row with a case id and a non-negative integer seed")
+        if "error" not in row and not isinstance(row.get("video"), str):
+            raise VRBenchError(f"{path}:{lineno}: video: expected a path relative to the run directory")
+        rows[(case, seed)] = row
+    return rows
+
+
+def finished_videos(run_dir: str | Path) -> dict[Pair, dict]:
+    """Pairs whose latest row has a video that exists on disk: what the judge stage reads."""
+    root = Path(run_dir)
+    return {k: r for k, r in latest_generations(root).items() if "error" not in r and (root / r["video"]).is_file()}

@@ -71,7 +71,8 @@ def _judge_options(args) -> dict:
 def _judge_and_score(args, run_dir: Path, judge_options: dict, config) -> None:
     """Judge and score a complete run; under a lock, so the last of several shards does it exactly once."""
     from ..console import scores_table
-    from ..generation import run_lock, update_manifest, utc_now
+    from ..generation import utc_now
+    from ..runstore import run_lock, update_manifest
     from ..judging import judge_run
     from ..runstore import RunDir
     from ..stages import score_run, suite_for_run

@@ -23,7 +23,7 @@ def cmd_report(args) -> int:
     runs = load_runs(args.run_dirs, suite)
     agreement = None
     if labels is not None or len({j for r in runs for j in r.judges}) > 1:
-        agreement = all_agreements(runs, suite, labels, samples=args.bootstrap, seed=args.seed)
+        agreement = all_agreements(runs, suite, labels, samples=args.bootstrap, seed=args.bootstrap_seed)
     index = build_site(runs, suite, args.out, vbench=vbench, agreement=agreement, copy_videos=args.copy_videos)
     print(f"wrote {index} (open it in a browser; it needs no network)")
     return 0
@@ -88,7 +88,7 @@ def cmd_agreement(args) -> int:
         raise VRBenchError("no run has judgments: run `vrbench judge` first")
     if labels is None and len(judges) < 2:
         raise VRBenchError(f"nothing to compare: pass --human FILE, or runs judged by two judges (found: {', '.join(judges)})")
-    result = all_agreements(runs, suite, labels, samples=args.bootstrap, seed=args.seed)
+    result = all_agreements(runs, suite, labels, samples=args.bootstrap, seed=args.bootstrap_seed)
 
     def tau(r: dict) -> str:
         if r["tau_b"] is None:
@@ -135,7 +135,7 @@ def register(sub) -> None:
     p.add_argument("--copy-videos", action="store_true", help="copy videos into the site (self-contained) instead of linking to the runs")
     p.add_argument("--suite", metavar="PATH", help="suite directory (default: the bundled VR-Bench)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for agreement CIs (default: 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap random seed (default: 0)")
+    p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="bootstrap random seed (default: 0)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("vbench", help="VBench passthrough", description="Read VBench results and compute VBench's totals.")
@@ -157,6 +157,6 @@ def register(sub) -> None:
     p.add_argument("--human", metavar="FILE", help="human labels CSV: model,case,question,answer[,seed] or model,score")
     p.add_argument("--suite", metavar="PATH", help="suite directory (default: the bundled VR-Bench)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default: 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap random seed (default: 0)")
+    p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="bootstrap random seed (default: 0)")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     p.set_defaults(func=cmd_agreement)

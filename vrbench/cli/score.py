@@ -35,7 +35,7 @@ def scoring_config(args):
             soft=args.soft,
             gating=args.gating,
             bootstrap_samples=args.bootstrap,
-            seed=args.seed,
+            seed=args.bootstrap_seed,
         )
     except ValueError as e:
         raise VRBenchError(f"scoring options: {e}") from None
@@ -47,7 +47,7 @@ def add_scoring_options(p) -> None:
     p.add_argument("--gating", action="store_true", help="a case with no 'yes' in layer 1 scores 0 on layers 2 and 3")
     p.add_argument("--layer-weights", nargs=3, type=float, metavar=("W1", "W2", "W3"), help="layer weights (default: 0.2 0.3 0.5)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for CIs (default: 1000; 0 = none)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap random seed (default: 0)")
+    p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="bootstrap random seed (default: 0)")
 
 
 def register(sub) -> None:

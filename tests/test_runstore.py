@@ -1,0 +1,53 @@
+import json
+
+import pytest
+
+from vrbench.errors import VRBenchError
+from vrbench.runstore import append_jsonl, atomic_write_json, iter_jsonl, latest_generations, safe_name, update_manifest
+
+
+def test_append_after_a_torn_line_keeps_the_file_valid(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    append_jsonl(path, [{"a": 1}])
+    with open(path, "a") as f:
+        f.write('{"a": 2, "b"')  # a crash mid-append
+    assert [r for _, r in iter_jsonl(path)] == [{"a": 1}]  # readers skip the torn tail
+    append_jsonl(path, [{"a": 3}])
+    assert [r for _, r in iter_jsonl(path)] == [{"a": 1}, {"a": 3}]
+    assert path.read_text() == '{"a": 1}\n{"a": 3}\n'
+
+
+def test_bad_json_in_the_middle_is_a_file_line_error(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"a": 1}\n{oops\n{"a": 3}\n')
+    with pytest.raises(VRBenchError, match=r"rows.jsonl:2: invalid JSON"):
+        list(iter_jsonl(path))
+
+
+def test_atomic_json_leaves_no_temp_files(tmp_path):
+    atomic_write_json(tmp_path / "x.json", {"k": [1, 2]})
+    assert json.loads((tmp_path / "x.json").read_text()) == {"k": [1, 2]}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+    with pytest.raises(ValueError):
+        atomic_write_json(tmp_path / "y.json", {"nan": float("nan")})
+    assert not (tmp_path / "y.json").exists() and [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_update_manifest(tmp_path):
+    update_manifest(tmp_path, lambda m: m.setdefault("judges", {}).update(a=1))
+    update_manifest(tmp_path, lambda m: m["judges"].update(b=2))
+    assert json.loads((tmp_path / "run.json").read_text()) == {"judges": {"a": 1, "b": 2}}
+
+
+def test_latest_generation_row_wins(tmp_path):
+    append_jsonl(tmp_path / "generations.jsonl", [
+        {"case": "ETV-01", "seed": 0, "error": "CUDA out of memory"},
+        {"case": "ETV-01", "seed": 0, "video": "videos/ETV-01-s0.mp4"},
+    ])
+    assert latest_generations(tmp_path)[("ETV-01", 0)]["video"] == "videos/ETV-01-s0.mp4"
+
+
+@pytest.mark.parametrize("name,expected", [("wan2.1-t2v-14b", "wan2.1-t2v-14b"), ("../../etc/passwd", "etc_passwd"),
+                                           ("<script>alert(1)</script>", "script_alert_1_script"), ("..", "unnamed")])
+def test_safe_name(name, expected):
+    assert safe_name(name) == expected
