@@ -129,7 +129,7 @@ def tiny_wan22_vae(seed: int = 0):
         ).eval()
 
 
-def tiny_wan_components(seed: int = 0, *, width: int = 24, layers: int = 2, two_stage: bool = False,
+def tiny_wan_components(seed: int = 0, *, width: int = 24, layers: int = 2, head_dim: int = TINY_WAN_HEAD_DIM, two_stage: bool = False,
                         ti2v: bool = False, flow_shift: float | None = None,
                         vae=None, text_encoder=None, tokenizer=None) -> dict[str, Any]:
     """Keyword arguments for ``WanPipeline(**components)``.
@@ -143,7 +143,7 @@ def tiny_wan_components(seed: int = 0, *, width: int = 24, layers: int = 2, two_
     tokenizer = tokenizer or tiny_tokenizer()
     text_encoder = text_encoder or tiny_text_encoder(seed, umt5=True, vocab_size=len(tokenizer))
     vae = vae or (tiny_wan22_vae(seed) if ti2v else tiny_wan_vae(seed))
-    common = dict(width=width, layers=layers, in_channels=vae.config.z_dim, text_dim=text_encoder.config.d_model)
+    common = dict(width=width, layers=layers, head_dim=head_dim, in_channels=vae.config.z_dim, text_dim=text_encoder.config.d_model)
     components: dict[str, Any] = {
         "tokenizer": tokenizer,
         "text_encoder": text_encoder,
