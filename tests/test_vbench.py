@@ -66,9 +66,34 @@ def test_reproduces_every_published_vbench2_total():
             assert 100 * value == pytest.approx(float(row[f"{cat}_score"]), abs=0.01), (row["model"], cat)
 
 
-def test_i2v_files_are_refused_not_guessed():
-    with pytest.raises(VRBenchError, match="I2V totals are not supported"):
-        read_vbench_sources([str(I2V_CSV)], percent=True)
+def test_every_published_i2v_total_is_reproduced():
+    rows = published(I2V_CSV)
+    assert len(rows) == 12
+    results = {r.model: r for r in read_vbench_sources([str(I2V_CSV)], percent=True)}
+    for row in rows:
+        t = results[row["model"]].totals()
+        for key, column in (("total", "total_score"), ("i2v", "i2v_score"), ("quality", "quality_score")):
+            if row[column]:
+                assert 100 * t[key] == pytest.approx(float(row[column]), abs=0.01), (row["model"], key)
+            else:  # the published row has no camera_motion, so no I2V or total score: none is invented
+                assert t[key] is None and "camera_motion" in t["missing"], row["model"]
+
+
+def test_i2v_camera_motion_weight_matters():
+    row = published(I2V_CSV)[0]
+    dims = {vbench.canonical_dimension(k): float(v) / 100 for k, v in row.items() if vbench.canonical_dimension(k) in vbench.I2V_NORMALIZATION}
+    lo, hi, _ = vbench.I2V_NORMALIZATION["camera_motion"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(vbench.I2V_NORMALIZATION, "camera_motion", (lo, hi, 1.0))
+        wrong = vbench.total_scores_i2v(dims)["total"]
+    assert abs(100 * wrong - float(row["total_score"])) > 0.5
+
+
+def test_i2v_mixed_with_t2v_only_dimensions_is_refused(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("model,i2v_subject,temporal_flickering\nm,0.9,0.9\n")
+    with pytest.raises(VRBenchError, match="mixes VBench-I2V dimensions with 'temporal_flickering'"):
+        read_vbench_sources([str(path)])
 
 
 def test_import_cli_prints_leaderboard_totals(capsys, tmp_path):

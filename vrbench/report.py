@@ -136,7 +136,7 @@ def bar_chart(title: str, items: Sequence[tuple[str, float | None, list | None]]
 
 def _match_vbench(vbench: Sequence, runs: Sequence[RunResults]) -> tuple[dict[str, dict], list[str]]:
     """VBench totals per run model (exact name, else case-insensitive); names that match no run."""
-    from .vbench import VBENCH
+    from .vbench import VBENCH, VBENCH2
 
     models = {r.model for r in runs}
     lower = {m.lower(): m for m in models}
@@ -154,9 +154,11 @@ def _match_vbench(vbench: Sequence, runs: Sequence[RunResults]) -> tuple[dict[st
         if res.benchmark == VBENCH:
             row.update({k: totals[k] for k in ("total", "quality", "semantic")})
             row["missing"] = totals["missing"]
-        else:
+        elif res.benchmark == VBENCH2:
             row["v2_total"] = totals["total"]
             row["v2_missing"] = totals["missing"]
+        else:  # VBench-I2V measures image-to-video models; a text-to-video leaderboard has no column for it
+            log.warning("VBench-I2V results for %s are not shown on a text-to-video leaderboard", res.model)
     return by_model, sorted(set(unmatched))
 
 

@@ -8,10 +8,13 @@ published per-dimension values, and computes the totals per ../shared/spec/VBENC
 * VBench (T2V): ``norm_d = (raw_d - Min_d) / (Max_d - Min_d) * Weight_d`` (no clipping);
   Quality and Semantic are weighted means of ``norm`` over their dimensions; Total = (4 Q + S) / 5.
 * VBench-2.0: every dimension has Min 0, Max 1, weight 1; Total = mean of the five category means.
+* VBench-I2V (``scripts/cal_i2v_final_score.py``): the same normalisation over its 9 dimensions
+  (camera_motion weight 0.1, dynamic_degree 0.5); I2V = weighted mean of camera_motion,
+  i2v_subject, i2v_background; Quality = weighted mean of the 6 quality dimensions;
+  Total = (I2V + Quality) / 2.
 
 A total is only given when every dimension it needs is present; otherwise it is ``None`` and the
 missing dimensions are listed (VBench's own script silently counts a missing dimension as 0).
-VBench-I2V totals are not computed: VBENCH.md does not give their normalisation constants.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .errors import VRBenchError
 
 VBENCH = "vbench"
 VBENCH2 = "vbench2"
+VBENCH_I2V = "vbench-i2v"
 
 # dimension: (Min, Max, Weight), from VBench scripts/constant.py as VBENCH.md records it.
 T2V_NORMALIZATION: dict[str, tuple[float, float, float]] = {
@@ -70,10 +74,21 @@ V2_CATEGORIES: dict[str, tuple[str, ...]] = {
     "physics": ("material", "mechanics", "multi_view_consistency", "thermotics"),
 }
 V2_DIMENSIONS = tuple(d for dims in V2_CATEGORIES.values() for d in dims)
-# VBench-I2V-only dimensions: recognised so that a file holding them gets a clear refusal.
+# VBench-I2V (scripts/constant.py NORMALIZE_DIC_I2V, DIM_WEIGHT_I2V): dimension -> (Min, Max, Weight).
+I2V_NORMALIZATION: dict[str, tuple[float, float, float]] = {
+    "camera_motion": (0.0, 1.0, 0.1),
+    "i2v_subject": (0.1462, 1.0, 1.0),
+    "i2v_background": (0.2615, 1.0, 1.0),
+    **{d: T2V_NORMALIZATION[d] for d in ("subject_consistency", "background_consistency", "motion_smoothness",
+                                         "dynamic_degree", "aesthetic_quality", "imaging_quality")},
+}
+I2V_DIMENSIONS_OF_I2V = ("camera_motion", "i2v_subject", "i2v_background")
+I2V_QUALITY_DIMENSIONS = ("subject_consistency", "background_consistency", "motion_smoothness", "dynamic_degree",
+                          "aesthetic_quality", "imaging_quality")
+# Dimensions only VBench-I2V has: their presence marks a file as I2V (camera_motion is also VBench-2.0's).
 I2V_ONLY_DIMENSIONS = ("i2v_subject", "i2v_background")
 
-BENCHMARK_NAMES = {VBENCH: "VBench", VBENCH2: "VBench-2.0"}
+BENCHMARK_NAMES = {VBENCH: "VBench", VBENCH2: "VBench-2.0", VBENCH_I2V: "VBench-I2V"}
 
 
 def canonical_dimension(name: str) -> str:
@@ -93,10 +108,10 @@ def _check_values(dims: Mapping[str, float], known: Iterable[str], benchmark: st
     return out
 
 
-def _weighted_mean(dims: Mapping[str, float], names: Iterable[str]) -> float:
+def _weighted_mean(dims: Mapping[str, float], names: Iterable[str], table: Mapping[str, tuple[float, float, float]] = T2V_NORMALIZATION) -> float:
     norm = weight = 0.0
     for d in names:
-        lo, hi, w = T2V_NORMALIZATION[d]
+        lo, hi, w = table[d]
         norm += (dims[d] - lo) / (hi - lo) * w
         weight += w
     return norm / weight
@@ -134,12 +149,27 @@ def total_scores_v2(dims: Mapping[str, float]) -> dict:
     return {"total": total, "categories": categories, "missing": missing}
 
 
+def total_scores_i2v(dims: Mapping[str, float]) -> dict:
+    """VBench-I2V Total, I2V and Quality scores (in [0, 1] scale, unclipped) from per-dimension values in [0, 1].
+
+    Returns ``{"total", "i2v", "quality", "missing"}``, like total_scores.
+    """
+    dims = _check_values(dims, I2V_NORMALIZATION, VBENCH_I2V)
+    missing = [d for d in I2V_NORMALIZATION if d not in dims]
+    i2v = None if any(d in missing for d in I2V_DIMENSIONS_OF_I2V) else _weighted_mean(dims, I2V_DIMENSIONS_OF_I2V, I2V_NORMALIZATION)
+    quality = None if any(d in missing for d in I2V_QUALITY_DIMENSIONS) else _weighted_mean(dims, I2V_QUALITY_DIMENSIONS, I2V_NORMALIZATION)
+    total = None if i2v is None or quality is None else (i2v + quality) / 2
+    return {"total": total, "i2v": i2v, "quality": quality, "missing": missing}
+
+
 def benchmark_of(dimensions: Iterable[str], where: str) -> str:
     """Which benchmark a set of canonical dimension names belongs to; mixed or unknown names are an error."""
     dims = list(dimensions)
-    i2v = [d for d in dims if d in I2V_ONLY_DIMENSIONS]
-    if i2v:
-        raise VRBenchError(f"{where}: VBench-I2V dimension '{i2v[0]}': I2V totals are not supported (VBENCH.md gives no I2V formula)")
+    if any(d in I2V_ONLY_DIMENSIONS for d in dims):
+        other = [d for d in dims if d not in I2V_NORMALIZATION]
+        if other:
+            raise VRBenchError(f"{where}: mixes VBench-I2V dimensions with '{other[0]}'; give them in separate files")
+        return VBENCH_I2V
     unknown = [d for d in dims if d not in T2V_NORMALIZATION and d not in V2_DIMENSIONS]
     if unknown:
         raise VRBenchError(f"{where}: unknown VBench dimension '{unknown[0]}' (expected VBench keys such as subject_consistency, or VBench-2.0 keys such as Human_Anatomy)")
@@ -161,7 +191,7 @@ class VBenchResult:
     sources: dict[str, str] = field(default_factory=dict)  # dimension -> 'file' or 'file:line' it came from
 
     def totals(self) -> dict:
-        return total_scores(self.dimensions) if self.benchmark == VBENCH else total_scores_v2(self.dimensions)
+        return {VBENCH: total_scores, VBENCH2: total_scores_v2, VBENCH_I2V: total_scores_i2v}[self.benchmark](self.dimensions)
 
     def add(self, dim: str, value: float, where: str) -> None:
         old = self.dimensions.get(dim)
@@ -246,7 +276,7 @@ def _read_csv(text: str, path: Path, model: str | None, percent: bool) -> list[t
     except StopIteration:
         raise VRBenchError(f"{path}:1: empty file (expected a header row)") from None
     columns = [canonical_dimension(h) for h in header]
-    known = set(T2V_NORMALIZATION) | set(V2_DIMENSIONS) | set(I2V_ONLY_DIMENSIONS)
+    known = set(T2V_NORMALIZATION) | set(V2_DIMENSIONS) | set(I2V_NORMALIZATION)
     scale = 100.0 if percent else 1.0
     unit = "a percentage in [0, 100]" if percent else "a value in [0, 1] (pass --percent for leaderboard-style 0-100 values)"
 

@@ -31,12 +31,13 @@ def cmd_report(args) -> int:
 
 def cmd_vbench_import(args) -> int:
     from ..console import table
-    from ..vbench import VBENCH, read_vbench_sources
+    from ..vbench import VBENCH, VBENCH2, VBENCH_I2V, read_vbench_sources
 
     results = read_vbench_sources(args.files, percent=args.percent)
     notes = []
     t2v = [r for r in results if r.benchmark == VBENCH]
-    v2 = [r for r in results if r.benchmark != VBENCH]
+    v2 = [r for r in results if r.benchmark == VBENCH2]
+    i2v = [r for r in results if r.benchmark == VBENCH_I2V]
     out = []
     if t2v:
         rows = []
@@ -62,6 +63,20 @@ def cmd_vbench_import(args) -> int:
             print()
         print("VBench-2.0 (percent)")
         print(table(["model", "Total"] + [c.replace("_", " ").title() for c in V2_CATEGORIES] + ["dims"], rows))
+    if i2v:
+        from ..vbench import I2V_NORMALIZATION
+
+        rows = []
+        for r in i2v:
+            t = r.totals()
+            rows.append([r.model or "(unnamed)", _pct(t["total"]), _pct(t["i2v"]), _pct(t["quality"]), f"{len(r.dimensions)}/{len(I2V_NORMALIZATION)}"])
+            if t["missing"]:
+                notes.append(f"{r.model or '(unnamed)'}: missing {', '.join(t['missing'])}; totals that need them are not computed")
+            out.append({"model": r.model, "benchmark": "vbench-i2v", "dimensions": r.dimensions, **t})
+        if t2v or v2:
+            print()
+        print("VBench-I2V (percent)")
+        print(table(["model", "Total", "I2V", "Quality", "dims"], rows))
     for n in notes:
         print(f"note: {n}")
     if args.json:
