@@ -31,62 +31,48 @@ def cmd_report(args) -> int:
 
 def cmd_vbench_import(args) -> int:
     from ..console import table
-    from ..vbench import VBENCH, VBENCH2, VBENCH_I2V, read_vbench_sources
+    from ..vbench import (BENCHMARK_NAMES, I2V_NORMALIZATION, T2V_NORMALIZATION, V2_CATEGORIES, V2_DIMENSIONS, VBENCH,
+                          VBENCH2, VBENCH_I2V, read_vbench_sources)
 
+    # per benchmark: its score columns (header, key into totals()) and how many dimensions it has
+    layouts = {
+        VBENCH: ([("Total", "total"), ("Quality", "quality"), ("Semantic", "semantic")], len(T2V_NORMALIZATION)),
+        VBENCH2: ([("Total", "total")] + [(c.replace("_", " ").title(), ("categories", c)) for c in V2_CATEGORIES], len(V2_DIMENSIONS)),
+        VBENCH_I2V: ([("Total", "total"), ("I2V", "i2v"), ("Quality", "quality")], len(I2V_NORMALIZATION)),
+    }
     results = read_vbench_sources(args.files, percent=args.percent)
-    notes = []
-    t2v = [r for r in results if r.benchmark == VBENCH]
-    v2 = [r for r in results if r.benchmark == VBENCH2]
-    i2v = [r for r in results if r.benchmark == VBENCH_I2V]
-    out = []
-    if t2v:
+    notes, out, printed = [], [], False
+    for benchmark, (columns, n_dims) in layouts.items():
         rows = []
-        for r in t2v:
+        for r in (r for r in results if r.benchmark == benchmark):
             t = r.totals()
-            rows.append([r.model or "(unnamed)", _pct(t["total"]), _pct(t["quality"]), _pct(t["semantic"]), f"{len(r.dimensions)}/16"])
+            values = [t[key[0]][key[1]] if isinstance(key, tuple) else t[key] for _, key in columns]
+            rows.append([r.model or "(unnamed)", *map(_pct, values), f"{len(r.dimensions)}/{n_dims}"])
             if t["missing"]:
                 notes.append(f"{r.model or '(unnamed)'}: missing {', '.join(t['missing'])}; totals that need them are not computed")
-            out.append({"model": r.model, "benchmark": "vbench", "dimensions": r.dimensions, **t})
-        print("VBench (percent)")
-        print(table(["model", "Total", "Quality", "Semantic", "dims"], rows))
-    if v2:
-        from ..vbench import V2_CATEGORIES, V2_DIMENSIONS
-
-        rows = []
-        for r in v2:
-            t = r.totals()
-            rows.append([r.model or "(unnamed)", _pct(t["total"])] + [_pct(t["categories"][c]) for c in V2_CATEGORIES] + [f"{len(r.dimensions)}/{len(V2_DIMENSIONS)}"])
-            if t["missing"]:
-                notes.append(f"{r.model or '(unnamed)'}: missing {', '.join(t['missing'])}; totals that need them are not computed")
-            out.append({"model": r.model, "benchmark": "vbench2", "dimensions": r.dimensions, **t})
-        if t2v:
+            out.append({"model": r.model, "benchmark": benchmark, "dimensions": r.dimensions, **t})
+        if not rows:
+            continue
+        if printed:
             print()
-        print("VBench-2.0 (percent)")
-        print(table(["model", "Total"] + [c.replace("_", " ").title() for c in V2_CATEGORIES] + ["dims"], rows))
-    if i2v:
-        from ..vbench import I2V_NORMALIZATION
-
-        rows = []
-        for r in i2v:
-            t = r.totals()
-            rows.append([r.model or "(unnamed)", _pct(t["total"]), _pct(t["i2v"]), _pct(t["quality"]), f"{len(r.dimensions)}/{len(I2V_NORMALIZATION)}"])
-            if t["missing"]:
-                notes.append(f"{r.model or '(unnamed)'}: missing {', '.join(t['missing'])}; totals that need them are not computed")
-            out.append({"model": r.model, "benchmark": "vbench-i2v", "dimensions": r.dimensions, **t})
-        if t2v or v2:
-            print()
-        print("VBench-I2V (percent)")
-        print(table(["model", "Total", "I2V", "Quality", "dims"], rows))
+        printed = True
+        print(f"{BENCHMARK_NAMES[benchmark]} (percent)")
+        print(table(["model", *(header for header, _ in columns), "dims"], rows))
     for n in notes:
         print(f"note: {n}")
-    if args.json:
+    _write_json(args.json, out)
+    return 0
+
+
+def _write_json(path: str | None, obj) -> None:
+    """``--json OUT``: the printed results, machine-readable."""
+    if path:
         from pathlib import Path
 
         from ..runstore import atomic_write_json
 
-        atomic_write_json(Path(args.json), out)
-        print(f"wrote {args.json}")
-    return 0
+        atomic_write_json(Path(path), obj)
+        print(f"wrote {path}")
 
 
 def cmd_agreement(args) -> int:
@@ -127,13 +113,7 @@ def cmd_agreement(args) -> int:
     for a in result["human"]:
         for e in a.get("excluded") or []:
             print(f"note: {a['judge']} vs humans leaves out {e}")
-    if args.json:
-        from pathlib import Path
-
-        from ..runstore import atomic_write_json
-
-        atomic_write_json(Path(args.json), result)
-        print(f"wrote {args.json}")
+    _write_json(args.json, result)
     return 0
 
 
