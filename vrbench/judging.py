@@ -180,7 +180,7 @@ async def _judge_videos(judge, videos: list[_Video], path: Path, done: set, sign
     judge.load()
     slots = asyncio.Semaphore(concurrency)  # questions in flight
     write_lock = asyncio.Lock()
-    video_slots = asyncio.Semaphore(concurrency + 1)  # videos decoded and held in memory at once
+    video_slots = asyncio.Semaphore(2 * concurrency)  # videos decoded and held in memory at once
     bar = tqdm(total=sum(len(v.questions) for v in videos), desc=f"judge {judge.registry_name}", unit="q",
                disable=not progress, dynamic_ncols=True)
 
