@@ -42,6 +42,9 @@ class Generator:
     """Base class for video generators (see module docstring)."""
 
     registry_name: ClassVar[str] = ""
+    #: optional packages ``load()`` imports, checked (without importing) before the generator is made
+    requires: ClassVar[tuple[str, ...]] = ()
+    requires_extra: ClassVar[str] = "gen"
     #: how many requests ``generate`` takes at once (the runner batches accordingly); an adapter may
     #: set it per instance from an option
     batch_size: int = 1

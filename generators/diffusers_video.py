@@ -60,6 +60,8 @@ def resolve_dtype(dtype: str, device: str, gpu_default: str) -> str:
 class DiffusersVideoGenerator(Generator):
     """Base for text-to-video adapters over a diffusers pipeline (not registered itself)."""
 
+    requires = ("torch", "diffusers", "transformers")
+
     #: Hub id used when no ``model_path`` is given
     default_model: ClassVar[str] = ""
     #: default settings: steps, guidance, height, width, frames, fps, negative_prompt, plus family extras

@@ -96,6 +96,8 @@ class _OmniVideoOptions:
 class BridgedGenerator(Generator):
     """Two generators sharing one latent space, fused every step (base of the registered pairs)."""
 
+    requires = ("torch", "diffusers", "transformers")
+
     steps: int = 50
     guidance: float = 5.0  # the large model's CFG, standard form u + g (k - u)
     guidance_small: float | None = None  # the small model's CFG; None = guidance
@@ -344,6 +346,8 @@ class CogVideoXBridge(BridgedGenerator):
 @dataclass
 class OmniVideo(_OmniVideoOptions, Generator):
     """Omni-Video (Wan2.1-1.3B DiT conditioned by its VLM), sampled as upstream does: UniPC, shift 5, CFG s=5 (g=6)."""
+
+    requires = ("torch", "diffusers", "transformers")
 
     steps: int = 50
     guidance: float = 6.0  # standard form; upstream's cond + 5 (cond - uncond)

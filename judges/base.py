@@ -41,6 +41,9 @@ class Judge:
     """
 
     registry_name: ClassVar[str] = ""
+    #: optional packages the judge imports, checked (without importing) before it is made
+    requires: ClassVar[tuple[str, ...]] = ()
+    requires_extra: ClassVar[str] = "gen"
     #: the most questions this judge can usefully work on at once (None: whatever --concurrency says)
     max_concurrency: ClassVar[int | None] = None
     #: the judge needs decoded frames (False when a server decodes the file itself)

@@ -34,6 +34,8 @@ def _single_token_ids(tokenizer, words: tuple[str, ...]) -> list[int]:
 class TransformersJudge(Judge):
     """Any Hugging Face vision-language model run locally (--judge-arg model=PATH_OR_ID); P(yes) from first-step logits."""
 
+    requires = ("torch", "transformers")
+
     max_concurrency = 1  # one forward pass at a time; the model uses the whole device
     needs_jpegs = False
 

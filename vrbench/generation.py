@@ -255,13 +255,9 @@ def _error_row(generator_name: str, case_id: str, seed: int, error: str) -> dict
 
 def make_generator(name: str, options: dict[str, Any] | None = None):
     """Look up a generator by name and construct it (cheap: no weights); option errors are one line."""
-    from vrbench.generators import get_generator
+    from vrbench.generators import GENERATORS
 
-    cls = get_generator(name)
-    try:
-        return cls(**(options or {}))
-    except TypeError as e:  # an option the class does not take (Python API; the CLI checks earlier)
-        raise VRBenchError(f"{name}: {e}") from None
+    return GENERATORS.create(name, options)
 
 
 def generate_run(

@@ -112,7 +112,7 @@ def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: st
     of a server judge; ``concurrency`` bounds questions in flight; ``retry_errors`` first removes rows
     that failed with an error (not those the judge answered unreadably) so they are asked again.
     """
-    from vrbench.judges import get_judge
+    from vrbench.judges import JUDGES, get_judge
 
     from vrbench.judges.cache import JudgeCache
 
@@ -129,10 +129,7 @@ def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: st
         if "url" not in option_types(cls):
             raise VRBenchError(f"judge '{judge}' runs locally and takes no --judge-url")
         kwargs["url"] = judge_url
-    try:
-        instance = cls(**kwargs)
-    except TypeError as e:
-        raise VRBenchError(f"judge '{judge}': {e}") from None
+    instance = JUDGES.create(judge, kwargs)
     instance.check()
     signature = instance.signature()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import import_module
+from importlib.util import find_spec
 from importlib.metadata import entry_points
 from typing import Callable, Generic, TypeVar
 
@@ -74,6 +75,19 @@ class Registry(Generic[T]):
             return cls
         known = ", ".join(self.names()) or "none registered"
         raise VRBenchError(f"unknown {self.kind} '{name}' (known: {known})")
+
+    def create(self, name: str, options: dict | None = None) -> T:
+        """Construct the class registered as ``name`` (cheap: no weights), after checking that the optional
+        packages it lists in ``requires`` are installed; both problems are one-line errors."""
+        cls = self.get(name)
+        missing = [m for m in getattr(cls, "requires", ()) if find_spec(m) is None]
+        if missing:
+            hint = " (install a torch build for your machine first)" if "torch" in missing else ""
+            raise VRBenchError(f"{self.kind} '{name}' needs {', '.join(missing)}: pip install 'vrbench[{cls.requires_extra}]'{hint}")
+        try:
+            return cls(**(options or {}))
+        except TypeError as e:  # an option the class does not take (Python API; the CLI checks earlier)
+            raise VRBenchError(f"{self.kind} '{name}': {e}") from None
 
     def describe(self) -> list[tuple[str, str]]:
         """(name, first docstring line) for every registered class, importing plugins."""
