@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import VRBenchError
+from .suite import add_cases_option
 
 #: `vrbench demo`: tiny random models, so it runs anywhere in about a minute
 DEMO_MODEL = "tiny-wan"
@@ -142,8 +143,7 @@ def _add_generation_options(p: argparse.ArgumentParser, model_required: bool = T
                                                       "arrays; under torchrun each rank also takes its share")
         p.add_argument("--overwrite", action="store_true",
                        help="the run dir was made with other settings: discard its videos, judgments and scores")
-    p.add_argument("--cases", nargs="+", action="extend", metavar="SEL",
-                   help="only these dimensions (ETV), categories (HL-Comm) or case ids (ETV-07)")
+    add_cases_option(p)
     p.add_argument("--seeds", type=int, default=1, metavar="N", help="videos per case, seeds 0..N-1 (default: 1)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N selected cases")
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<model>)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .suite import add_cases_option
+
 
 def cmd_judge(args) -> int:
     from vrbench.judges import get_judge
@@ -41,7 +43,7 @@ def register(sub) -> None:
     p.add_argument("--judge-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="a judge option, e.g. model=gpt-4.1, num_frames=16 (repeatable)")
     p.add_argument("--concurrency", type=int, default=8, metavar="N", help="questions in flight at once (default: 8)")
-    p.add_argument("--cases", action="append", metavar="SEL", help="only these cases: ETV, HL-Comm or ETV-07 (repeatable)")
+    add_cases_option(p)
     p.add_argument("--suite", metavar="PATH", help="suite directory (default: the bundled VR-Bench)")
     p.add_argument("--retry-errors", action="store_true", help="ask again the questions whose request or video failed")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the judge cache")

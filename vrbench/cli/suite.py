@@ -58,12 +58,18 @@ def cmd_suite_lint(args) -> int:
     return 0
 
 
+def add_cases_option(p) -> None:
+    """``--cases SEL...`` as every command spells it (repeatable, comma lists allowed)."""
+    p.add_argument("--cases", nargs="+", action="extend", metavar="SEL",
+                   help="only these dimensions (ETV), categories (HL-Comm) or case ids (ETV-07)")
+
+
 def register(sub) -> None:
     p = sub.add_parser("list", help="list registered models, judges, or the suite's cases",
                        description="List registered models (generators), judges, or the suite's cases.")
     p.add_argument("what", choices=["models", "generators", "judges", "cases"], help="what to list")
     p.add_argument("--suite", metavar="PATH", help="suite directory (default: the bundled VR-Bench)")
-    p.add_argument("--cases", nargs="+", metavar="SEL", help="only these dimensions (ETV), categories (HL-Comm) or ids (ETV-07)")
+    add_cases_option(p)
     p.add_argument("--format", choices=["text", "jsonl"], default="text", help="output format for cases (default: text)")
     p.set_defaults(func=cmd_list)
 
