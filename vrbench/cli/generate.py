@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import VRBenchError
+from .judge import add_judge_options, judge_options
 from .suite import add_cases_option
 
 #: `vrbench demo`: tiny random models, so it runs anywhere in about a minute
@@ -61,15 +62,7 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def _judge_options(args) -> dict:
-    from vrbench.judges import get_judge
-
-    from ..options import parse_options
-
-    return parse_options(get_judge(args.judge), args.judge_arg, owner=f"judge {args.judge}")
-
-
-def _judge_and_score(args, run_dir: Path, judge_options: dict, config) -> None:
+def _judge_and_score(args, run_dir: Path, judge_opts: dict, config) -> None:
     """Judge and score a complete run; under a lock, so the last of several shards does it exactly once."""
     from ..console import scores_table
     from ..generation import utc_now
@@ -80,7 +73,7 @@ def _judge_and_score(args, run_dir: Path, judge_options: dict, config) -> None:
 
     started, t0 = utc_now(), time.monotonic()
     with run_lock(run_dir, "judge"):
-        summary = judge_run(run_dir, args.judge, options=judge_options, judge_url=args.judge_url,
+        summary = judge_run(run_dir, args.judge, options=judge_opts, judge_url=args.judge_url,
                             concurrency=args.concurrency, suite_path=args.suite, cases=args.cases,
                             progress=not args.no_progress)
         print(f"judge {args.judge}: {summary['questions']} questions on {summary['videos']} videos "
@@ -99,12 +92,12 @@ def _judge_and_score(args, run_dir: Path, judge_options: dict, config) -> None:
 def cmd_run(args) -> int:
     from .score import scoring_config
 
-    judge_options, config = _judge_options(args), scoring_config(args)  # bad judge settings fail before generating
+    judge_opts, config = judge_options(args), scoring_config(args)  # bad judge settings fail before generating
     summary = _generate(args)
     if not summary.complete:
         print("other shards are still generating; the last one to finish judges and scores the run")
         return 0
-    _judge_and_score(args, summary.run_dir, judge_options, config)
+    _judge_and_score(args, summary.run_dir, judge_opts, config)
     return 0
 
 
@@ -119,9 +112,9 @@ def cmd_demo(args) -> int:
     print(f"vrbench demo: {DEMO_MODEL} -> {DEMO_JUDGE} on {len(suite.select(args.cases))} cases (a CPU is enough).")
     print("Both models have RANDOM weights: the videos are noise and the numbers below are meaningless; "
           "the demo only shows that the whole pipeline works on this machine.")
-    judge_options, config = _judge_options(args), scoring_config(args)
+    judge_opts, config = judge_options(args), scoring_config(args)
     summary = _generate(args)
-    _judge_and_score(args, summary.run_dir, judge_options, config)
+    _judge_and_score(args, summary.run_dir, judge_opts, config)
 
     index = build_site(load_runs([summary.run_dir], suite), suite, Path(summary.run_dir) / "report")
     print(f"wrote {index} (leaderboard of this one demo run; open it in a browser)")
@@ -151,13 +144,6 @@ def _add_generation_options(p: argparse.ArgumentParser, model_required: bool = T
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _add_judge_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--judge-url", metavar="URL", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (vllm serve)")
-    p.add_argument("--judge-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="a judge option, e.g. num_frames=16 (repeatable)")
-    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="questions in flight at once (default: 8)")
-
-
 def register(sub) -> None:
     from .score import add_scoring_options
 
@@ -179,7 +165,7 @@ def register(sub) -> None:
     )
     _add_generation_options(p)
     p.add_argument("--judge", required=True, metavar="NAME", help="registered judge (`vrbench list judges`)")
-    _add_judge_options(p)
+    add_judge_options(p)
     add_scoring_options(p)
     p.set_defaults(func=cmd_run)
 
@@ -189,7 +175,7 @@ def register(sub) -> None:
                     "initialised models built on the spot (no download). Random weights: the numbers are meaningless.",
     )
     _add_generation_options(p, model_required=False)
-    _add_judge_options(p)
+    add_judge_options(p)
     add_scoring_options(p)
     p.set_defaults(func=cmd_demo, model=DEMO_MODEL, judge=DEMO_JUDGE, model_path=None, gen_arg=[], dtype=None,
                    device=None, offload=None, shard=None, overwrite=False, out="runs/demo")

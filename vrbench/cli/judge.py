@@ -5,13 +5,27 @@ from __future__ import annotations
 from .suite import add_cases_option
 
 
-def cmd_judge(args) -> int:
+def add_judge_options(p) -> None:
+    """How to reach and configure the judge; shared by `judge` and `run`."""
+    p.add_argument("--judge-url", metavar="URL", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (vllm serve)")
+    p.add_argument("--judge-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="a judge option, e.g. model=gpt-4.1, num_frames=16 (repeatable)")
+    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="questions in flight at once (default: 8)")
+
+
+def judge_options(args) -> dict:
+    """The judge's constructor options from ``--judge-arg`` (checked against the judge's signature)."""
     from vrbench.judges import get_judge
 
-    from ..judging import judge_run
     from ..options import parse_options
 
-    options = parse_options(get_judge(args.judge), args.judge_arg, owner=f"judge {args.judge}")
+    return parse_options(get_judge(args.judge), args.judge_arg, owner=f"judge {args.judge}")
+
+
+def cmd_judge(args) -> int:
+    from ..judging import judge_run
+
+    options = judge_options(args)
     summary = judge_run(
         args.run_dir, args.judge, options=options, judge_url=args.judge_url, concurrency=args.concurrency,
         suite_path=args.suite, cases=args.cases, progress=not args.no_progress, use_cache=not args.no_cache,
@@ -39,10 +53,7 @@ def register(sub) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
     p.add_argument("--judge", required=True, metavar="NAME", help="registered judge name")
-    p.add_argument("--judge-url", metavar="URL", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (vllm serve)")
-    p.add_argument("--judge-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="a judge option, e.g. model=gpt-4.1, num_frames=16 (repeatable)")
-    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="questions in flight at once (default: 8)")
+    add_judge_options(p)
     add_cases_option(p)
     p.add_argument("--suite", metavar="PATH", help="suite directory (default: the bundled VR-Bench)")
     p.add_argument("--retry-errors", action="store_true", help="ask again the questions whose request or video failed")
