@@ -224,6 +224,21 @@ def tiny_cogvideox_components(seed: int = 0, *, width: int = 32, layers: int = 1
     }
 
 
+def tiny_cogvideox_2b_5b_pair() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Components of a 2B-like and a 5B-like CogVideoX sharing VAE weights but, like the real pair,
+    declaring different latent scaling (1.15 vs 0.7) and noise schedules (DDIM snr shift 3 vs DPM 1)."""
+    import copy
+
+    from diffusers import CogVideoXDPMScheduler
+
+    c2 = tiny_cogvideox_components(seed=0, width=32)
+    c5 = tiny_cogvideox_components(seed=1, width=64, rotary=True, dpm=True, vae=copy.deepcopy(c2["vae"]),
+                                   text_encoder=c2["text_encoder"], tokenizer=c2["tokenizer"])
+    c5["scheduler"] = CogVideoXDPMScheduler.from_config(c5["scheduler"].config, snr_shift_scale=1.0)
+    c5["vae"].register_to_config(scaling_factor=0.7)
+    return c2, c5
+
+
 # ------------------------------------------------------------------------------- tiny generators
 # Registered adapters that run the real Wan / CogVideoX adapter code on the tiny components above.
 

@@ -1,6 +1,5 @@
 """The bridged sampling loop (generators/bridge.py) on tiny random diffusers models, on CPU."""
 
-import copy
 
 import numpy as np
 import pytest
@@ -24,7 +23,7 @@ from vrbench.generators.bridge import (
     seeded_generator,
 )
 from vrbench.generators.tiny import TINY_MAX_SEQUENCE_LENGTH as SEQ
-from vrbench.generators.tiny import tiny_cogvideox_components, tiny_wan_components, tiny_wan22_vae
+from vrbench.generators.tiny import tiny_cogvideox_2b_5b_pair, tiny_wan_components, tiny_wan22_vae
 from vrbench.generators.upfb import UPFBConfig
 
 PROMPT = "a red ball rolls off a table"
@@ -139,13 +138,9 @@ def test_a_different_vae_is_refused_naming_the_keys(wan):
 @pytest.fixture(scope="module")
 def cog():
     """A 2B-like (DDIM, snr shift 3, scale 1.15) and a 5B-like (DPM, snr shift 1, scale 0.7, RoPE) pair sharing VAE weights."""
-    from diffusers import CogVideoXDPMScheduler, CogVideoXPipeline
+    from diffusers import CogVideoXPipeline
 
-    c2 = tiny_cogvideox_components(seed=0, width=32)
-    c5 = tiny_cogvideox_components(seed=1, width=64, rotary=True, dpm=True, vae=copy.deepcopy(c2["vae"]),
-                                   text_encoder=c2["text_encoder"], tokenizer=c2["tokenizer"])
-    c5["scheduler"] = CogVideoXDPMScheduler.from_config(c5["scheduler"].config, snr_shift_scale=1.0)
-    c5["vae"].register_to_config(scaling_factor=0.7)
+    c2, c5 = tiny_cogvideox_2b_5b_pair()
     return CogVideoXPipeline(**c2), CogVideoXPipeline(**c5)
 
 

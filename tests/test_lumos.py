@@ -1,6 +1,5 @@
 """Registered Lumos-Nexus generators: options from the CLI, signatures, and tiny end-to-end runs."""
 
-import copy
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from vrbench.generators.base import GenerationRequest
 from vrbench.generators.bridge import CogVideoXDenoiser, WanDenoiser
 from vrbench.generators.omnivideo import ContextStore, omnivideo_denoiser
 from vrbench.generators.tiny import TINY_MAX_SEQUENCE_LENGTH as SEQ
-from vrbench.generators.tiny import tiny_cogvideox_components, tiny_wan22_vae, tiny_wan_components
+from vrbench.generators.tiny import tiny_cogvideox_2b_5b_pair, tiny_wan22_vae, tiny_wan_components
 from vrbench.options import parse_options
 
 NAMES = ["lumos-nexus", "lumos-nexus-wan2.2", "cogvideox-bridge", "direct-add"]
@@ -110,13 +109,9 @@ def test_a_heterogeneous_pair_is_refused_unless_allowed(tiny_pair):
 
 
 def test_cogvideox_bridge_end_to_end():
-    from diffusers import CogVideoXDPMScheduler, CogVideoXPipeline
+    from diffusers import CogVideoXPipeline
 
-    c2 = tiny_cogvideox_components(seed=0, width=32)
-    c5 = tiny_cogvideox_components(seed=1, width=64, rotary=True, dpm=True, vae=copy.deepcopy(c2["vae"]),
-                                   text_encoder=c2["text_encoder"], tokenizer=c2["tokenizer"])
-    c5["scheduler"] = CogVideoXDPMScheduler.from_config(c5["scheduler"].config, snr_shift_scale=1.0)
-    c5["vae"].register_to_config(scaling_factor=0.7)
+    c2, c5 = tiny_cogvideox_2b_5b_pair()
     cls = get_generator("cogvideox-bridge")
     small = CogVideoXDenoiser(CogVideoXPipeline(**c2), max_sequence_length=SEQ)
     large = CogVideoXDenoiser(CogVideoXPipeline(**c5), max_sequence_length=SEQ)
