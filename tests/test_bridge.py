@@ -1,6 +1,5 @@
 """The bridged sampling loop (generators/bridge.py) on tiny random diffusers models, on CPU."""
 
-
 import numpy as np
 import pytest
 import torch
