@@ -1,6 +1,5 @@
 """Registered Lumos-Nexus generators: options from the CLI, signatures, and tiny end-to-end runs."""
 
-
 import numpy as np
 import pytest
 import torch
