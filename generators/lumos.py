@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from vrbench.errors import VRBenchError
@@ -81,6 +82,8 @@ class _OmniVideoOptions:
 
         if not self.ckpt_dir:
             raise VRBenchError(f"{self.registry_name} needs --gen-arg ckpt_dir=/path/to/omni_ckpts (Omni-Video's checkpoints)")  # type: ignore[attr-defined]
+        if not Path(self.ckpt_dir).is_dir():
+            raise VRBenchError(f"{self.registry_name} option ckpt_dir {self.ckpt_dir}: no such directory")  # type: ignore[attr-defined]
         return build_pipeline(self.ckpt_dir, base_model=self.base_model, torch_dtype=torch_dtype, flow_shift=flow_shift,
                               cache_dir=self.cache_dir)
 
@@ -251,12 +254,13 @@ class _OmniWanBridge(_OmniVideoOptions, BridgedGenerator):
     def build_denoisers(self, device, torch_dtype):
         from .omnivideo import omnivideo_denoiser
 
+        # the small model first: it is quick to load and its settings are the likelier to be wrong. Its own
+        # scheduler is never stepped (the large one is); its config enters the homogeneity check
+        pipe = self._omni_pipeline(torch_dtype, flow_shift=5.0).to(device)
+        small = omnivideo_denoiser(pipe, self._store(), device=device, batch_cfg=self.batch_cfg)
         adapter = self._large_adapter_instance()
         adapter.load()
-        large = self._large_denoiser(adapter.pipe, device)
-        # the small model's own scheduler is never stepped (the large one is); its config enters the homogeneity check
-        pipe = self._omni_pipeline(torch_dtype, flow_shift=5.0).to(device)
-        return omnivideo_denoiser(pipe, self._store(), device=device, batch_cfg=self.batch_cfg), large, frozenset()
+        return small, self._large_denoiser(adapter.pipe, device), frozenset()
 
     def signature(self):
         sig = super().signature()

@@ -92,8 +92,9 @@ def _cache_key(path: Path, base_model: str, revision: str | None) -> str:
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("VRBENCH_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "vrbench")
-    return Path(root) / "omnivideo"
+    from vrbench.runstore import cache_dir
+
+    return cache_dir() / "omnivideo"
 
 
 def load_transformer(checkpoint: str | Path, *, base_model: str = BASE_MODEL, revision: str | None = None,
@@ -164,17 +165,12 @@ class ContextStore:
     def put(self, prompt: str, cond, uncond) -> Path:
         from safetensors.torch import save_file
 
-        self.dir.mkdir(parents=True, exist_ok=True)
+        from vrbench.runstore import atomic_output
+
         path = self.path(prompt)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".safetensors", dir=self.dir)
-        os.close(fd)
-        try:
-            save_file({"cond": cond.detach().cpu().contiguous(), "uncond": uncond.detach().cpu().contiguous()}, tmp,
+        with atomic_output(path, suffix=".safetensors") as tmp:
+            save_file({"cond": cond.detach().cpu().contiguous(), "uncond": uncond.detach().cpu().contiguous()}, str(tmp),
                       metadata={"prompt": prompt})
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
 
     def get(self, prompt: str):

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-CACHE_ENV = "VRBENCH_CACHE_DIR"
-
+from vrbench.runstore import cache_dir
 
 def default_cache_path() -> Path:
-    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "vrbench"
-    return Path(root) / "judge-cache.sqlite"
+    return cache_dir() / "judge-cache.sqlite"
 
 
 def cache_key(video_sha256: str, question: str, signature: dict) -> str:

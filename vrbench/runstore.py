@@ -36,6 +36,18 @@ Pair = tuple[str, int]  # (case id, seed)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+CACHE_ENV = "VRBENCH_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """Caches shared by all runs (judge answers, converted weights): $VRBENCH_CACHE_DIR, else
+    $XDG_CACHE_HOME/vrbench, else ~/.cache/vrbench."""
+    root = os.environ.get(CACHE_ENV)
+    if root:
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vrbench"
+
+
 def safe_name(name: str) -> str:
     """A file-system-safe version of a model or judge name (no separators, no leading dots)."""
     cleaned = _SAFE.sub("_", name).strip("._") or "unnamed"
