@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import numpy as np
 
 from .errors import VRBenchError
+from .runstore import csv_rows
 from .scoring import INVALID, NO, YES
 
 if TYPE_CHECKING:
@@ -236,12 +237,8 @@ def read_human_labels(path: str | Path) -> HumanLabels:
         raise VRBenchError(f"{path}:1: header: expected columns model,case,question,answer[,seed] or model,score, got {','.join(header)}")
     col = {name: header.index(name) for name in header}
     labels = HumanLabels(path, kind)
-    for cells in reader:
-        if not any(c.strip() for c in cells):
-            continue
-        where = f"{path}:{reader.line_num}"
-        if len(cells) != len(header):
-            raise VRBenchError(f"{where}: expected {len(header)} columns like the header, got {len(cells)}")
+    for lineno, cells in csv_rows(reader, len(header), path):
+        where = f"{path}:{lineno}"
         get = lambda name: cells[col[name]].strip()  # noqa: E731
         model = get("model")
         if not model:
@@ -255,7 +252,7 @@ def read_human_labels(path: str | Path) -> HumanLabels:
                 raise VRBenchError(f"{where}: score: expected a number, got {get('score')!r}")
             if model in labels.scores:
                 raise VRBenchError(f"{where}: duplicate score for model {model!r} (first at line {labels.scores[model][1]})")
-            labels.scores[model] = (score, reader.line_num)
+            labels.scores[model] = (score, lineno)
             continue
         case, question, answer = get("case").upper(), get("question").upper(), get("answer").lower()
         if not case:
@@ -275,7 +272,7 @@ def read_human_labels(path: str | Path) -> HumanLabels:
         key = (model, case, seed, question)
         if key in labels.answers:
             raise VRBenchError(f"{where}: duplicate label for {model} {case} {question} (first at line {labels.answers[key][1]})")
-        labels.answers[key] = (answer, reader.line_num)
+        labels.answers[key] = (answer, lineno)
     if not labels.answers and not labels.scores:
         raise VRBenchError(f"{path}: no label rows")
     return labels

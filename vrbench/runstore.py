@@ -146,6 +146,17 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
         yield lineno, obj
 
 
+def csv_rows(reader, n_columns: int, path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) for each non-blank row of a ``csv.reader`` past its header; a row with a
+    different number of columns than the header is a one-line ``file:line`` error."""
+    for cells in reader:
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != n_columns:
+            raise VRBenchError(f"{path}:{reader.line_num}: expected {n_columns} columns like the header, got {len(cells)}")
+        yield reader.line_num, cells
+
+
 @dataclass(frozen=True)
 class JudgmentRow:
     case: str

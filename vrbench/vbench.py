@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .errors import VRBenchError
+from .runstore import csv_rows
 
 VBENCH = "vbench"
 VBENCH2 = "vbench2"
@@ -296,12 +297,8 @@ def _read_csv(text: str, path: Path, model: str | None, percent: bool) -> list[t
     model_col = columns.index("model") if "model" in columns else None
     if model_col is not None and model is not None:
         raise VRBenchError(f"{path}: the file has a model column; drop the '{model}=' prefix")
-    for cells in reader:
-        if not any(c.strip() for c in cells):
-            continue
-        where = f"{path}:{reader.line_num}"
-        if len(cells) != len(header):
-            raise VRBenchError(f"{where}: expected {len(header)} columns like the header, got {len(cells)}")
+    for lineno, cells in csv_rows(reader, len(header), path):
+        where = f"{path}:{lineno}"
         row_model = model
         if model_col is not None:
             row_model = cells[model_col].strip()
