@@ -253,13 +253,6 @@ def _error_row(generator_name: str, case_id: str, seed: int, error: str) -> dict
     return {"case": case_id, "seed": seed, "generator": generator_name, "error": error, "created": utc_now()}
 
 
-def make_generator(name: str, options: dict[str, Any] | None = None):
-    """Look up a generator by name and construct it (cheap: no weights); option errors are one line."""
-    from vrbench.generators import GENERATORS
-
-    return GENERATORS.create(name, options)
-
-
 def generate_run(
     run_dir: str | Path,
     model: str,
@@ -282,6 +275,8 @@ def generate_run(
     """
     from tqdm.auto import tqdm
 
+    from vrbench.generators import GENERATORS
+
     from .stages import suite_for_run
 
     started, t0 = utc_now(), time.monotonic()
@@ -296,7 +291,7 @@ def generate_run(
     selected: list[Case] = suite.select(cases)[:limit]
     if not selected:
         raise VRBenchError("no cases selected")
-    gen = generator if generator is not None else make_generator(model, options)
+    gen = generator if generator is not None else GENERATORS.create(model, options)  # cheap: no weights yet
     signature = gen.signature()
     prepare_run(run, model, signature, suite.info(), [c.id for c in selected], seed_list, overwrite)
     by_id = {c.id: c for c in selected}
