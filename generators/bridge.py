@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 from vrbench.errors import VRBenchError
 
@@ -470,7 +470,7 @@ class DirectAddFusion:
         return direct_add(v_small, v_large.to(v_small.dtype))
 
 
-def bridged_sample(
+def bridged_steps(
     small: Denoiser,
     large: Denoiser,
     cond_small: Conditioning,
@@ -482,25 +482,26 @@ def bridged_sample(
     guidance_large: float,
     fusion: Fusion,
     generator: "TorchGenerator | None" = None,
-    progress: bool = True,
-) -> "Tensor":
-    """Denoise ``latents`` ``[B, C, T, H, W]`` with both models; returns the final latents (decode with ``large``)."""
-    from tqdm.auto import tqdm
+) -> "Iterator[Tensor]":
+    """The bridged loop one step at a time: yields the latents ``[B, C, T, H, W]`` after each step.
 
+    The last one yielded is the result (decode it with ``large``). Stepping lets a caller show
+    previews, stop early, or interleave loops (``benchmarks/upfb_cost.py`` times them side by side).
+    """
     stepper = large.new_stepper(num_steps, generator)
     if len(stepper.timesteps) != num_steps:
         raise VRBenchError(f"the large model's scheduler made {len(stepper.timesteps)} timesteps for num_steps={num_steps}; "
                            "UPFB needs one prediction per step (use a first-order-per-step scheduler)")
     z = latents
-    for i, t in enumerate(tqdm(stepper.timesteps, desc="bridged sampling", disable=not progress, leave=False)):
+    for i, t in enumerate(stepper.timesteps):
         need_small, need_large = fusion.needs(i, num_steps)
         v_s = small.guided_velocity(z, t, cond_small, guidance_small) if need_small else None
         v_l = large.guided_velocity(z, t, cond_large, guidance_large) if need_large else None
         z = stepper.step(fusion(v_s, v_l, i, num_steps), i, z)
-    return z
+        yield z
 
 
-def sample(
+def sample_steps(
     denoiser: Denoiser,
     cond: Conditioning,
     latents: "Tensor",
@@ -508,16 +509,37 @@ def sample(
     num_steps: int,
     guidance_scale: float,
     generator: "TorchGenerator | None" = None,
-    progress: bool = True,
-) -> "Tensor":
-    """One model alone, through the same view (what the bridge reduces to with one model)."""
-    from tqdm.auto import tqdm
-
+) -> "Iterator[Tensor]":
+    """One model alone through the same view, one step at a time (what the bridge reduces to with one model)."""
     stepper = denoiser.new_stepper(num_steps, generator)
     z = latents
-    for i, t in enumerate(tqdm(stepper.timesteps, desc="sampling", disable=not progress, leave=False)):
+    for i, t in enumerate(stepper.timesteps):
         z = stepper.step(denoiser.guided_velocity(z, t, cond, guidance_scale), i, z)
+        yield z
+
+
+def run_steps(steps: "Iterator[Tensor]", latents: "Tensor", *, total: int, desc: str, progress: bool = True) -> "Tensor":
+    """Drive a step iterator to the end under a progress bar; returns the final latents."""
+    from tqdm.auto import tqdm
+
+    z = latents
+    for z in tqdm(steps, total=total, desc=desc, disable=not progress, leave=False):
+        pass
     return z
+
+
+def bridged_sample(small: Denoiser, large: Denoiser, cond_small: Conditioning, cond_large: Conditioning,
+                   latents: "Tensor", *, num_steps: int, progress: bool = True, **kwargs) -> "Tensor":
+    """Denoise ``latents`` with both models (arguments as :func:`bridged_steps`); returns the final latents."""
+    steps = bridged_steps(small, large, cond_small, cond_large, latents, num_steps=num_steps, **kwargs)
+    return run_steps(steps, latents, total=num_steps, desc="bridged sampling", progress=progress)
+
+
+def sample(denoiser: Denoiser, cond: Conditioning, latents: "Tensor", *, num_steps: int, progress: bool = True,
+           **kwargs) -> "Tensor":
+    """Denoise ``latents`` with one model (arguments as :func:`sample_steps`); returns the final latents."""
+    return run_steps(sample_steps(denoiser, cond, latents, num_steps=num_steps, **kwargs), latents,
+                     total=num_steps, desc="sampling", progress=progress)
 
 
 def seeded_generator(seed: int) -> "TorchGenerator":

@@ -91,8 +91,11 @@ def wan_scheduler(flow_shift: float = 3.0):
 
 
 def tiny_wan_transformer(seed: int = 0, *, width: int = 24, layers: int = 2, in_channels: int = 16,
-                         text_dim: int = TINY_TEXT_DIM, head_dim: int = TINY_WAN_HEAD_DIM):
-    """A ``WanTransformer3DModel`` of hidden size ``width`` (a multiple of ``head_dim``) and ``layers`` blocks."""
+                         text_dim: int = TINY_TEXT_DIM, head_dim: int = TINY_WAN_HEAD_DIM, ffn_dim: int | None = None):
+    """A ``WanTransformer3DModel`` of hidden size ``width`` (a multiple of ``head_dim``) and ``layers`` blocks.
+
+    ``ffn_dim`` defaults to ``2 * width``; Wan's own models range from 2.7x (14B) to 5.8x (1.3B).
+    """
     from diffusers import WanTransformer3DModel
 
     if width % head_dim:
@@ -100,7 +103,7 @@ def tiny_wan_transformer(seed: int = 0, *, width: int = 24, layers: int = 2, in_
     with _seeded(seed):
         return WanTransformer3DModel(
             patch_size=(1, 2, 2), num_attention_heads=width // head_dim, attention_head_dim=head_dim,
-            in_channels=in_channels, out_channels=in_channels, text_dim=text_dim, freq_dim=32, ffn_dim=2 * width,
+            in_channels=in_channels, out_channels=in_channels, text_dim=text_dim, freq_dim=32, ffn_dim=ffn_dim or 2 * width,
             num_layers=layers, cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
         ).eval()
 
@@ -129,7 +132,8 @@ def tiny_wan22_vae(seed: int = 0):
         ).eval()
 
 
-def tiny_wan_components(seed: int = 0, *, width: int = 24, layers: int = 2, head_dim: int = TINY_WAN_HEAD_DIM, two_stage: bool = False,
+def tiny_wan_components(seed: int = 0, *, width: int = 24, layers: int = 2, head_dim: int = TINY_WAN_HEAD_DIM,
+                        ffn_dim: int | None = None, two_stage: bool = False,
                         ti2v: bool = False, flow_shift: float | None = None,
                         vae=None, text_encoder=None, tokenizer=None) -> dict[str, Any]:
     """Keyword arguments for ``WanPipeline(**components)``.
@@ -143,7 +147,7 @@ def tiny_wan_components(seed: int = 0, *, width: int = 24, layers: int = 2, head
     tokenizer = tokenizer or tiny_tokenizer()
     text_encoder = text_encoder or tiny_text_encoder(seed, umt5=True, vocab_size=len(tokenizer))
     vae = vae or (tiny_wan22_vae(seed) if ti2v else tiny_wan_vae(seed))
-    common = dict(width=width, layers=layers, head_dim=head_dim, in_channels=vae.config.z_dim, text_dim=text_encoder.config.d_model)
+    common = dict(width=width, layers=layers, head_dim=head_dim, ffn_dim=ffn_dim, in_channels=vae.config.z_dim, text_dim=text_encoder.config.d_model)
     components: dict[str, Any] = {
         "tokenizer": tokenizer,
         "text_encoder": text_encoder,

@@ -165,15 +165,15 @@ def fuse_velocities(
         if vl is not None:
             vl = vl * (r_small / (rms(vl) + EPS))  # step 3: pre-alignment
 
-    sigma = bandwidth(w, config)
-    lf_s = gaussian_lowpass(vs, sigma, config.dims)
-    hf_s = vs - lf_s
-    if vl is None:  # w == 1: the large model's terms have weight 0
-        v = lf_s + config.gamma_hf * hf_s
-    else:
-        lf_l = gaussian_lowpass(vl, sigma, config.dims)
-        hf_l = vl - lf_l
-        v = (w * lf_s + (1 - w) * lf_l) + (w * config.gamma_hf * hf_s + (1 - w) * hf_l)
+    # Step 6 splits both velocities, but the low-pass is linear and HF = v - LF, so
+    #   w*LF_S + (1-w)*LF_L + w*g*HF_S + (1-w)*HF_L  =  (1-w)*v_L + w*(g*v_S + (1-g)*LF_S):
+    # one FFT round-trip (of v_S) instead of two, and none where w == 0 or gamma_hf == 1.
+    g = config.gamma_hf
+    v = (w * g) * vs
+    if w > 0 and g != 1:
+        v = v + (w * (1 - g)) * gaussian_lowpass(vs, bandwidth(w, config), config.dims)
+    if vl is not None:  # None only where w == 1, where its weight is 0
+        v = v + (1 - w) * vl
 
     if config.rms:
         # step 7: the aligned v_L has RMS(v_S), so the target 0.5 * (RMS(v_S) + RMS(v_L)) is RMS(v_S)

@@ -14,11 +14,13 @@ from vrbench.generators.bridge import (
     VPParameterisation,
     WanDenoiser,
     bridged_sample,
+    bridged_steps,
     check_homogeneous,
     convert_latent,
     convert_prediction,
     map_latent,
     sample,
+    sample_steps,
     seeded_generator,
 )
 from vrbench.generators.tiny import TINY_MAX_SEQUENCE_LENGTH as SEQ
@@ -59,6 +61,20 @@ def test_bridged_loop_runs_and_is_deterministic_per_seed(wan):
     assert not torch.allclose(a, c)
     frames = large.decode(a)
     assert frames.shape == (1, 5, 32, 32, 3) and 0 <= frames.min() and frames.max() <= 1
+
+
+def test_stepping_the_loops_yields_every_step_and_ends_where_the_samplers_do(wan):
+    small, large = views(wan[0]), views(wan[1])
+    cs, cl = small.encode(PROMPT), large.encode(PROMPT)
+    z = large.prepare_latents(1, SIZE["height"], SIZE["width"], SIZE["num_frames"], seeded_generator(0))
+    fusion = UPFBFusion(UPFBConfig())
+    steps = list(bridged_steps(small, large, cs, cl, z, num_steps=4, guidance_small=5.0, guidance_large=5.0, fusion=fusion))
+    assert len(steps) == 4 and not torch.equal(steps[0], steps[-1])
+    torch.testing.assert_close(steps[-1], bridged_sample(small, large, cs, cl, z, num_steps=4, guidance_small=5.0,
+                                                         guidance_large=5.0, fusion=fusion, progress=False), rtol=0, atol=0)
+    alone = list(sample_steps(large, cl, z, num_steps=4, guidance_scale=5.0))
+    assert len(alone) == 4
+    torch.testing.assert_close(alone[-1], sample(large, cl, z, num_steps=4, guidance_scale=5.0, progress=False), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("batch_cfg", [True, False])
