@@ -13,13 +13,17 @@
    denoiser view (cond+uncond batched in one forward), interleaved step by step in one process and
    averaged over ``--repeats``: ms per step, their ratio, the FLOP floor, and what the implementation
    adds above it.
+4. ``--real-shapes`` (a GPU): the same timing with Wan2.1-T2V-1.3B and -14B transformers at their
+   published shapes, random bf16 weights, on the 480p latent. On a GPU the tiny pairs of 3. cannot keep
+   it busy (kernel launches, not arithmetic, set their time), so use this there.
 
 FLOPs are counted with torch's ``FlopCounterMode``, which does not count the CPU attention kernel
 (``_scaled_dot_product_flash_attention_for_cpu``); it is mapped to the SDPA formula here, otherwise a
 model's attention, the larger share of its FLOPs at 480p, would be left out.
 
-Run: ``python benchmarks/upfb_cost.py [--device cuda] [--steps 50] [--repeats 2]``. Numbers depend on
-the machine; the script prints which one it ran on.
+Run: ``python benchmarks/upfb_cost.py [--steps 50] [--repeats 3]`` on a CPU, or
+``python benchmarks/upfb_cost.py --device cuda --real-shapes --steps 10 --repeats 1`` on a GPU.
+Numbers depend on the machine; the script prints which one it ran on.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import argparse
 import platform
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -47,7 +52,9 @@ WAN21 = {
     "14B": dict(WAN21_COMMON, num_attention_heads=40, ffn_dim=13824, num_layers=40),
 }
 LATENT_480P = (1, 16, 21, 60, 104)  # 832x480, 81 frames through Wan's VAE (8x space, 4x time)
+REAL_SIZE = dict(height=480, width=832, num_frames=81)
 TEXT_TOKENS = 512
+PROMPT = "a red ball rolls off a table"
 
 # The tiny pair: a 1280-token latent, heads of 64 channels (Wan uses 128; with the test-sized 12-channel
 # heads, per-op overhead rather than arithmetic would set both times).
@@ -111,6 +118,73 @@ def solve_ffn_dim(target: float, large_flops: int, small_config, latent_shape, t
     return ffn, forward_flops(small_config(ffn), latent_shape, text_shape) / large_flops
 
 
+@dataclass
+class Pair:
+    label: str
+    shapes: str
+    small: WanDenoiser
+    flop_ratio: float  # small / large FLOPs per forward, counted
+    target: float
+
+
+def tiny_pairs(device: str, real_ratio: float) -> tuple[WanDenoiser, "torch.Tensor", list[Pair]]:
+    """One tiny large model and two tiny small ones, at the 1.3B:14B size ratio and at ``real_ratio``."""
+    from diffusers import WanPipeline
+
+    large_parts = tiny_wan_components(seed=1, **TINY_LARGE)
+    shared = {k: large_parts[k] for k in ("vae", "text_encoder", "tokenizer")}
+    large = WanDenoiser(WanPipeline(**large_parts).to(device), device=device, max_sequence_length=TINY_MAX_SEQUENCE_LENGTH)
+    z0 = large.prepare_latents(1, generator=seeded_generator(0), **TINY_SIZE)
+    latent_shape, text_shape = tuple(z0.shape), tuple(large.encode(PROMPT).cond.shape)
+    large_config = large.pipe.transformer.config
+    large_flops = forward_flops(large_config, latent_shape, text_shape)
+    head_dim = TINY_LARGE["head_dim"]
+
+    pairs = []
+    for label, target, width in (("1.3B:14B", PARAMETER_RATIO, 128), ("480p", real_ratio, 192)):
+        def small_config(ffn: int, width=width):
+            return dict(large_config, num_attention_heads=width // head_dim, num_layers=TINY_SMALL_LAYERS, ffn_dim=ffn)
+
+        ffn, ratio = solve_ffn_dim(target, large_flops, small_config, latent_shape, text_shape)
+        parts = tiny_wan_components(seed=0, width=width, layers=TINY_SMALL_LAYERS, head_dim=head_dim, ffn_dim=ffn, **shared)
+        small = WanDenoiser(WanPipeline(**parts).to(device), device=device, max_sequence_length=TINY_MAX_SEQUENCE_LENGTH)
+        shapes = (f"small width {width} ffn {ffn} x{TINY_SMALL_LAYERS} vs large width {TINY_LARGE['width']} "
+                  f"ffn {2 * TINY_LARGE['width']} x{TINY_LARGE['layers']}, {latent_shape[2:]} latent")
+        pairs.append(Pair(label, shapes, small, ratio, target))
+    return large, z0, pairs
+
+
+def real_shaped_pair(device: str, real_ratio: float) -> tuple[WanDenoiser, "torch.Tensor", list[Pair]]:
+    """Wan2.1-T2V-1.3B and -14B transformers at their published shapes with random bf16 weights, on a 480p latent.
+
+    A forward's time does not depend on the weights' values, so no download is needed; the pair takes
+    about 31 GB of GPU memory. They share a tiny VAE (never used: nothing is decoded) and a one-layer
+    text encoder of the real width (4096) and length (512 tokens).
+    """
+    from diffusers import WanPipeline, WanTransformer3DModel
+
+    from vrbench.generators.tiny import tiny_text_encoder, tiny_tokenizer, tiny_wan_vae, wan_scheduler
+
+    tokenizer = tiny_tokenizer()
+    text_dim = WAN21["14B"]["text_dim"]
+    shared = dict(tokenizer=tokenizer, text_encoder=tiny_text_encoder(0, d_model=text_dim, vocab_size=len(tokenizer)),
+                  vae=tiny_wan_vae(0))
+    views = {}
+    for name, config in WAN21.items():
+        default_dtype = torch.get_default_dtype()
+        torch.set_default_dtype(torch.bfloat16)  # initialise in bf16: the 14B in float32 would take 57 GB
+        try:
+            with torch.device(device):
+                transformer = WanTransformer3DModel(**config).eval()
+        finally:
+            torch.set_default_dtype(default_dtype)
+        pipe = WanPipeline(transformer=transformer, scheduler=wan_scheduler(3.0), **shared).to(device)
+        views[name] = WanDenoiser(pipe, device=device, max_sequence_length=TEXT_TOKENS)
+    z0 = views["14B"].prepare_latents(1, generator=seeded_generator(0), **REAL_SIZE)
+    shapes = f"1.3B vs 14B transformers (random bf16 weights), {tuple(z0.shape[2:])} latent"
+    return views["14B"], z0, [Pair("Wan2.1 shapes", shapes, views["1.3B"], real_ratio, real_ratio)]
+
+
 def lockstep(loops: dict[str, Any], device: str, num_steps: int) -> dict[str, float]:
     """Run every loop to the end, one step of each in turn, and return each loop's total seconds.
 
@@ -131,12 +205,12 @@ def lockstep(loops: dict[str, Any], device: str, num_steps: int) -> dict[str, fl
 
 
 def main() -> None:
-    from diffusers import WanPipeline
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=3, help="timed full runs of each loop (averaged)")
+    ap.add_argument("--real-shapes", action="store_true",
+                    help="time Wan2.1 1.3B vs 14B at their real shapes on a 480p latent (a GPU with 40 GB; try --steps 10 --repeats 1)")
     args = ap.parse_args()
     device, steps = args.device, args.steps
     where = torch.cuda.get_device_name(device) if device.startswith("cuda") else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
@@ -144,53 +218,35 @@ def main() -> None:
 
     print(f"fusion on a 1x16x21x60x104 latent: {fusion_ms(device, 3):.1f} ms (median of 3)")
 
-    real = {name: forward_flops(cfg, LATENT_480P, (1, TEXT_TOKENS, 4096)) for name, cfg in WAN21.items()}
+    real = {name: forward_flops(cfg, LATENT_480P, (1, TEXT_TOKENS, cfg["text_dim"])) for name, cfg in WAN21.items()}
     real_ratio = real["1.3B"] / real["14B"]
     print(f"Wan2.1-T2V at 832x480x81, FLOPs per forward (published configs, attention counted): "
           f"1.3B {real['1.3B'] / 1e12:.0f} T, 14B {real['14B'] / 1e12:.0f} T, ratio {real_ratio:.3f} "
           f"(by size {PARAMETER_RATIO:.3f}); an exact bridge costs >= 1 + {real_ratio:.3f} - 1/{steps} = "
           f"{1 + real_ratio - 1 / steps:.3f}x the 14B alone (paper: 40.5 / 35.1 = 1.15x)")
 
-    large_parts = tiny_wan_components(seed=1, **TINY_LARGE)
-    shared = {k: large_parts[k] for k in ("vae", "text_encoder", "tokenizer")}
-    large_pipe = WanPipeline(**large_parts).to(device)
-    large = WanDenoiser(large_pipe, device=device, max_sequence_length=TINY_MAX_SEQUENCE_LENGTH)
-    cond_l = large.encode("a red ball rolls off a table")
-    z0 = large.prepare_latents(1, generator=seeded_generator(0), **TINY_SIZE)
-    latent_shape, text_shape = tuple(z0.shape), tuple(cond_l.cond.shape)
-    large_flops = forward_flops(large_pipe.transformer.config, latent_shape, text_shape)
-
-    head_dim = TINY_LARGE["head_dim"]
+    if device.startswith("cuda") and not args.real_shapes:
+        print("note: tiny models leave a GPU idle between kernel launches; --real-shapes times the real shapes")
+    large, z0, pairs = (real_shaped_pair if args.real_shapes else tiny_pairs)(device, real_ratio)
+    cond_l = large.encode(PROMPT)
     loops = {"large alone": lambda n: sample_steps(large, cond_l, z0, num_steps=n, guidance_scale=5.0)}
-    floors = {}
-    for label, target, width in (("1.3B:14B", PARAMETER_RATIO, 128), ("480p", real_ratio, 192)):
-        def small_config(ffn: int, width=width):
-            return dict(large_pipe.transformer.config, num_attention_heads=width // head_dim,
-                        num_layers=TINY_SMALL_LAYERS, ffn_dim=ffn)
+    for pair in pairs:
+        print(f"pair {pair.label}: {pair.shapes}: FLOP ratio {pair.flop_ratio:.3f} (target {pair.target:.3f})")
+        cond_s = pair.small.encode(PROMPT)
+        loops[pair.label] = (lambda small, cond: lambda n: bridged_steps(
+            small, large, cond, cond_l, z0, num_steps=n, guidance_small=5.0, guidance_large=5.0,
+            fusion=UPFBFusion(UPFBConfig())))(pair.small, cond_s)
 
-        ffn, ratio = solve_ffn_dim(target, large_flops, small_config, latent_shape, text_shape)
-        small_pipe = WanPipeline(**tiny_wan_components(seed=0, width=width, layers=TINY_SMALL_LAYERS, head_dim=head_dim,
-                                                       ffn_dim=ffn, **shared)).to(device)
-        small = WanDenoiser(small_pipe, device=device, max_sequence_length=TINY_MAX_SEQUENCE_LENGTH)
-        cond_s = small.encode("a red ball rolls off a table")
-        print(f"pair {label}: small width {width} ffn {ffn} x{TINY_SMALL_LAYERS} vs large width {TINY_LARGE['width']} "
-              f"ffn {2 * TINY_LARGE['width']} x{TINY_LARGE['layers']}, {latent_shape[2:]} latent: "
-              f"FLOP ratio {ratio:.3f} (target {target:.3f})")
-        loops[f"bridged {label}"] = (lambda s, c: lambda n: bridged_steps(
-            s, large, c, cond_l, z0, num_steps=n, guidance_small=5.0, guidance_large=5.0,
-            fusion=UPFBFusion(UPFBConfig())))(small, cond_s)
-        floors[f"bridged {label}"] = 1 + ratio - 1 / steps
-
-    lockstep(loops, device, 3)  # warm-up: allocator, kernels, cached masks
+    lockstep(loops, device, min(3, steps))  # warm-up: allocator, kernels, cached masks
     runs = [lockstep(loops, device, steps) for _ in range(max(1, args.repeats))]
     per_step = {name: statistics.mean(run[name] for run in runs) / steps for name in loops}
     base = per_step["large alone"]
     print(f"large alone: {1000 * base:.1f} ms/step over {steps} steps (mean of {len(runs)} runs)")
-    for name, floor in floors.items():
-        measured = per_step[name] / base
-        each = ", ".join(f"{run[name] / run['large alone']:.3f}" for run in runs)
-        print(f"{name}: {1000 * per_step[name]:.1f} ms/step; bridged / large-alone = {measured:.3f}x (runs: {each}; "
-              f"FLOP floor {floor:.3f}x, implementation adds {measured - floor:+.3f})")
+    for pair in pairs:
+        measured, floor = per_step[pair.label] / base, 1 + pair.flop_ratio - 1 / steps
+        each = ", ".join(f"{run[pair.label] / run['large alone']:.3f}" for run in runs)
+        print(f"bridged {pair.label}: {1000 * per_step[pair.label]:.1f} ms/step; bridged / large-alone = {measured:.3f}x "
+              f"(runs: {each}; FLOP floor {floor:.3f}x, implementation adds {measured - floor:+.3f})")
     print("paper: 1.15x; issue target: <= 1.10x for a pair at the 1.3B:14B ratio")
 
 
