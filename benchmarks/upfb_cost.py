@@ -135,8 +135,8 @@ def tiny_pairs(device: str, real_ratio: float) -> tuple[WanDenoiser, "torch.Tens
     shared = {k: large_parts[k] for k in ("vae", "text_encoder", "tokenizer")}
     large = WanDenoiser(WanPipeline(**large_parts).to(device), device=device, max_sequence_length=TINY_MAX_SEQUENCE_LENGTH)
     z0 = large.prepare_latents(1, generator=seeded_generator(0), **TINY_SIZE)
-    latent_shape, text_shape = tuple(z0.shape), tuple(large.encode(PROMPT).cond.shape)
     large_config = large.pipe.transformer.config
+    latent_shape, text_shape = tuple(z0.shape), (1, TINY_MAX_SEQUENCE_LENGTH, large_config["text_dim"])
     large_flops = forward_flops(large_config, latent_shape, text_shape)
     head_dim = TINY_LARGE["head_dim"]
 
