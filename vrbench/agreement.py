@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import numpy as np
 
 from .errors import VRBenchError
-from .runstore import csv_rows
+from .runstore import csv_rows, read_user_text
 from .scoring import INVALID, NO, YES
 
 if TYPE_CHECKING:
@@ -218,12 +218,7 @@ class HumanLabels:
 def read_human_labels(path: str | Path) -> HumanLabels:
     """Read and validate a human-label CSV; every problem is a one-line `file:line: field: ...` error."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise VRBenchError(f"{path}: human label file not found") from None
-    except UnicodeDecodeError:
-        raise VRBenchError(f"{path}: expected UTF-8 CSV") from None
+    text = read_user_text(path, what="human label file", expected="UTF-8 CSV", encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text))
     try:
         header = [h.strip().lower() for h in next(reader)]

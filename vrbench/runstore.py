@@ -118,18 +118,23 @@ def append_jsonl(path: Path, rows: list[dict]) -> None:
         os.fsync(f.fileno())
 
 
+def read_user_text(path: Path, *, what: str = "file", expected: str = "UTF-8 text", encoding: str = "utf-8") -> str:
+    """A text file the user pointed at, or a one-line error: ``path: {what} not found`` / ``path: expected {expected}``."""
+    try:
+        return path.read_text(encoding=encoding)
+    except FileNotFoundError:
+        raise VRBenchError(f"{path}: {what} not found") from None
+    except UnicodeDecodeError:
+        raise VRBenchError(f"{path}: expected {expected}") from None
+
+
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each row; bad JSON is a one-line error naming file:line.
 
     A last line without a newline is what a crash mid-append leaves behind; it is skipped (the row is
     redone on resume) rather than reported.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise VRBenchError(f"{path}: file not found") from None
-    except UnicodeDecodeError:
-        raise VRBenchError(f"{path}: expected UTF-8 JSON lines") from None
+    text = read_user_text(path, expected="UTF-8 JSON lines")
     lines = text.split("\n")
     torn = lines[-1] != ""
     for lineno, line in enumerate(lines, start=1):

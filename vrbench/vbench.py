@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .errors import VRBenchError
-from .runstore import csv_rows
+from .runstore import csv_rows, read_user_text
 
 VBENCH = "vbench"
 VBENCH2 = "vbench2"
@@ -222,10 +222,7 @@ def read_vbench_sources(specs: Iterable[str], percent: bool = False) -> list[VBe
         model, path = split_source(spec)
         if not path.is_file():
             raise VRBenchError(f"{path}: VBench file not found")
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise VRBenchError(f"{path}: expected UTF-8 text") from None
+        text = read_user_text(path, what="VBench file", encoding="utf-8-sig")
         if path.suffix.lower() == ".json":
             rows = [(model, _read_json(text, path))]
         elif path.suffix.lower() in (".csv", ".tsv"):
