@@ -51,3 +51,16 @@ def test_latest_generation_row_wins(tmp_path):
                                            ("<script>alert(1)</script>", "script_alert_1_script"), ("..", "unnamed")])
 def test_safe_name(name, expected):
     assert safe_name(name) == expected
+
+
+def test_user_text_files_fail_in_one_line(tmp_path):
+    from vrbench.agreement import read_human_labels
+
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes("model,score\ncaf\xe9,1\n".encode("latin-1"))
+    with pytest.raises(VRBenchError, match=r"latin1.csv: expected UTF-8 CSV$"):
+        read_human_labels(bad)
+    with pytest.raises(VRBenchError, match=r"latin1.csv: expected UTF-8 JSON lines$"):
+        list(iter_jsonl(bad))
+    with pytest.raises(VRBenchError, match=r"missing.csv: human label file not found$"):
+        read_human_labels(tmp_path / "missing.csv")
