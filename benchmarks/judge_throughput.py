@@ -72,7 +72,7 @@ def throughput(tmp: Path, latency: float, n_videos: int) -> None:
         shutil.copytree(template.root, run)
         with ServerProcess(latency) as server:
             t0 = time.perf_counter()
-            summary = judge_run(run, "openai-compatible", options={"model": "stub", "num_frames": 4}, judge_url=server.url,
+            summary = judge_run(run, "openai-compatible", options={"model": "stub-vlm", "num_frames": 4}, judge_url=server.url,
                                 concurrency=concurrency, cases=cases[:n], progress=False, use_cache=False)
             elapsed = time.perf_counter() - t0
         qps = summary["questions"] / elapsed

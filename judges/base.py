@@ -22,14 +22,34 @@ class JudgeError(VRBenchError):
     """A problem no retry can fix (bad key, unknown model, unreachable server): stops the run."""
 
 
+#: the frame sampling, resizing and JPEG encoding vrbench itself does before a judge sees a video;
+#: bump it whenever any of them changes, so cached answers from the old frames are never reused
+FRAME_PROTOCOL = "uniform-centre/bicubic-max-pixels/jpeg-q90/v2"
+
+
 @dataclass
 class Reply:
-    """A judge's reply to one question: its text and, where the backend exposes it, P(yes)."""
+    """A judge's reply to one question: its text and, where the backend exposes it, P(yes).
+
+    ``error`` is set when there is no answer to keep: no reply came back even after retries
+    (``error_kind`` "request"), or the reply itself is unusable: cut by the token budget ("length"),
+    blocked ("content_filter"), refused ("refusal") or empty ("empty"). Such replies are recorded as
+    error rows and never cached. ``failure`` names the kind of request failure (an HTTP status or an
+    exception class), so the stage can stop after many failures of one kind in a row.
+    """
 
     text: str | None
     p_yes: float | None = None
-    error: str | None = None  # set when no reply came back even after retries
+    error: str | None = None
     requests: int = 1  # requests sent for this reply (retries included)
+    error_kind: str | None = None
+    failure: str | None = None
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None  # prompt, completion and reasoning tokens, where the server says
+
+    def __post_init__(self) -> None:
+        if self.error is not None and self.error_kind is None:
+            self.error_kind = "request"
 
 
 class Judge:
@@ -61,16 +81,29 @@ class Judge:
         self.show_prompt = show_prompt
 
     def check(self) -> None:
-        """Cheap checks of the settings (missing model name, URL or key), before any work starts."""
+        """Cheap checks of the settings (missing model name, URL or key), before any work starts: no
+        server contact, no weights."""
 
     def load(self) -> None:
-        """Import heavy libraries, load weights or open connections; called once before the first ``ask``."""
+        """Import heavy libraries, load weights or open connections, and check that the judge can
+        answer (a server judge: the server answers and serves the model); called once, only when a
+        question is not in the cache. Raises ``JudgeError`` with one line when the judge cannot work."""
+
+    def endpoint(self) -> str:
+        """Where the answers come from, for messages: a server URL or a local model."""
+        return self.registry_name
+
+    def server_info(self) -> dict[str, Any]:
+        """What the judge learned while loading (the server's model and version): recorded in run.json,
+        never in the signature, since it is not a setting."""
+        return {}
 
     def signature(self) -> dict[str, Any]:
         """Every setting that can change an answer: model, revision, template hash, frame sampling, decoding."""
         return {
             "judge": self.registry_name,
             "template": self.template.info(),
+            "frames": FRAME_PROTOCOL if self.needs_frames else None,
             "num_frames": self.num_frames if self.needs_frames else None,
             "max_pixels": self.max_pixels if self.needs_frames else None,
             "show_prompt": self.show_prompt,

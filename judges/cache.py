@@ -1,8 +1,8 @@
 """The judge cache: one SQLite file (WAL) of answers keyed by video sha256 + question text + judge signature.
 
 Re-judging a video that any run already judged with the same judge settings costs no request. Only
-real answers are stored (yes, no, or invalid because the reply could not be read); transport errors are
-not, so they are asked again next time.
+real answers are stored (yes, no, or invalid because the reply could not be read); failed requests
+and unusable replies (cut, filtered, refused, empty) are not, so they are asked again next time.
 """
 
 from __future__ import annotations
@@ -19,8 +19,14 @@ def default_cache_path() -> Path:
     return cache_dir() / "judge-cache.sqlite"
 
 
-def cache_key(video_sha256: str, question: str, signature: dict) -> str:
-    payload = json.dumps([video_sha256, question, signature], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def cache_key(video_sha256: str, question: str, signature: dict, prompt_sha256: str | None = None) -> str:
+    """The answer's key: the video's bytes, the question, every setting of the judge and, when the
+    judge is shown the generation prompt, that prompt (the same video and question under another
+    prompt may get another answer)."""
+    parts: list = [video_sha256, question, signature]
+    if prompt_sha256 is not None:
+        parts.append(prompt_sha256)
+    payload = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -19,13 +19,14 @@ import re
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
 from vrbench.errors import VRBenchError
 
 from . import register_judge
 from .base import Judge, JudgeError, Reply
-from .parsing import p_yes_from_logprobs
+from .parsing import p_yes_from_logprobs, parse_yes_no, token_answer
 from .prompts import FramesAs, VideoInput, chat_messages
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,36 @@ def _short(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}"[:300] if text else type(e).__name__
 
 
+def _error_code(e: Any) -> str | None:
+    """The OpenAI error ``code`` (``insufficient_quota``, ``model_not_found``, ...) of an APIStatusError."""
+    code = getattr(e, "code", None)
+    if code is None and isinstance(getattr(e, "body", None), dict):
+        code = e.body.get("code") or (e.body.get("error") or {}).get("code")
+    return str(code) if code is not None else None
+
+
+def _error_message(e: Any) -> str:
+    body = getattr(e, "body", None)
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        if message:
+            return str(message).splitlines()[0][:300]
+    return _short(e)
+
+
 class ChatClient:
-    """AsyncOpenAI with the retry policy above. ``complete`` returns (response, requests sent)."""
+    """AsyncOpenAI with the retry policy above. ``complete`` returns (response or _Failure, requests sent).
+
+    A bad key, a model the server does not serve and an exhausted quota raise ``JudgeError`` (no
+    request can succeed); a 400 and other client errors come back as a failure at once (retrying the
+    same body gets the same answer); 408, 409, 429, 5xx, timeouts and dropped connections are retried.
+    """
 
     def __init__(self, base_url: str | None, api_key: str, *, timeout: float = 120.0, max_retries: int = 6,
                  backoff_base: float = 0.5, backoff_cap: float = 30.0):
         from openai import AsyncOpenAI
 
+        self.base_url = base_url
         self.max_retries = max_retries
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self.client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
@@ -102,6 +126,7 @@ class ChatClient:
         import openai
         from openai.types.chat import ChatCompletion
 
+        where = self.base_url or "the OpenAI API"
         attempt = 0
         while True:
             retry_after = None
@@ -110,17 +135,19 @@ class ChatClient:
                 if not getattr(response, "choices", None):  # a 200 whose body is not a completion
                     raise ValueError("response has no choices (unreadable body)")
                 return response, attempt + 1
-            except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
-                raise JudgeError(f"{request.get('model')}: {_short(e)}") from None
             except openai.APIStatusError as e:
-                if not (e.status_code in (408, 409, 429) or e.status_code >= 500):
-                    return _Failure(f"HTTP {e.status_code}: {_short(e)}"), attempt + 1
+                status, code = e.status_code, _error_code(e)
+                if status in (401, 403, 404) or code == "insufficient_quota":
+                    cause = f"HTTP {status}" + (f" {code}" if code else "")
+                    raise JudgeError(f"{where}: model {request.get('model')}: {cause}: {_error_message(e)}") from None
+                if not (status in (408, 409, 429) or status >= 500):
+                    return _Failure(f"HTTP {status}: {_error_message(e)}", f"HTTP {status}"), attempt + 1
                 retry_after = parse_retry_after(e.response.headers)
-                error = f"HTTP {e.status_code}"
+                error, failure = f"HTTP {status}", f"HTTP {status}"
             except (openai.APIConnectionError, openai.APIResponseValidationError, ValueError, json.JSONDecodeError) as e:
-                error = _short(e)  # timeouts and dropped connections are APIConnectionError
+                error, failure = _short(e), type(e).__name__  # timeouts and dropped connections are APIConnectionError
             if attempt >= self.max_retries:
-                return _Failure(f"{error} (gave up after {attempt + 1} attempts)"), attempt + 1
+                return _Failure(f"{error} (gave up after {attempt + 1} attempts)", failure), attempt + 1
             delay = backoff_delay(attempt, retry_after, base=self.backoff_base, cap=self.backoff_cap)
             log.debug("request failed (%s); retrying in %.2fs", error, delay)
             await asyncio.sleep(delay)
@@ -131,37 +158,132 @@ class ChatClient:
 
 
 class _Failure:
-    def __init__(self, error: str):
-        self.error = error
+    def __init__(self, error: str, failure: str):
+        self.error, self.failure = error, failure
+
+
+def _get(obj: Any, name: str) -> Any:
+    """An attribute of an OpenAI object or a key of a plain dict (the offline engine builds dicts)."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _usage(usage: Any) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    out = {k: _get(usage, f"{k}_tokens") for k in ("prompt", "completion")}
+    details = _get(usage, "completion_tokens_details")
+    reasoning = _get(details, "reasoning_tokens") if details is not None else None
+    if reasoning is not None:
+        out["reasoning"] = reasoning
+    return {k: int(v) for k, v in out.items() if v is not None} or None
 
 
 def reply_from_response(response: Any, requests: int) -> Reply:
-    """Text and first-token P(yes) of a chat completion (works for OpenAI objects and plain dicts)."""
+    """Text, first-token P(yes), finish reason and token usage of a chat completion.
+
+    A refusal, a ``content_filter`` stop, an empty reply and a reply cut by the token budget before
+    it gave an answer are errors (never answers). P(yes) is read only when the first generated token
+    is itself yes or no: for "The answer is no." the first token's yes/no mass says nothing.
+    """
     if isinstance(response, _Failure):
-        return Reply(None, None, response.error, requests)
+        return Reply(None, None, response.error, requests, failure=response.failure)
     choice = response.choices[0]
-    text = choice.message.content
+    message = choice.message
+    text, finish = _get(message, "content"), _get(choice, "finish_reason")
+    usage = _usage(_get(response, "usage"))
+    refusal = _get(message, "refusal")
+    error = kind = None
+    if refusal:
+        error, kind = f"the model refused: {str(refusal)[:200]}", "refusal"
+    elif finish == "content_filter":
+        error, kind = "the reply was blocked by the server's content filter", "content_filter"
+    elif not (text or "").strip():
+        if finish == "length":
+            spent = f" ({usage['reasoning']} reasoning tokens)" if usage and "reasoning" in usage else ""
+            error, kind = f"the token budget ran out before any answer{spent}; raise max_tokens", "length"
+        else:
+            error, kind = "empty reply", "empty"
+    elif finish == "length" and parse_yes_no(text) is None:
+        error, kind = "the token budget ran out before the answer; raise max_tokens", "length"
     p_yes = None
-    logprobs = getattr(choice, "logprobs", None)
-    content = getattr(logprobs, "content", None) if logprobs is not None else None
-    if content:
+    logprobs = _get(choice, "logprobs")
+    content = _get(logprobs, "content") if logprobs is not None else None
+    if content and error is None:
         first = content[0]
-        top = [(t.token, t.logprob) for t in (first.top_logprobs or [])] or [(first.token, first.logprob)]
-        p_yes = p_yes_from_logprobs(top)
-    return Reply(text, p_yes, None if text is not None else "empty reply", requests)
+        if token_answer(_get(first, "token") or "") is not None:
+            top = [(_get(t, "token"), _get(t, "logprob")) for t in (_get(first, "top_logprobs") or [])]
+            p_yes = p_yes_from_logprobs(top or [(_get(first, "token"), _get(first, "logprob"))])
+    return Reply(text, p_yes, error, requests, error_kind=kind, finish_reason=finish, usage=usage)
+
+
+def _http_json(url: str, api_key: str | None, timeout: float, body: dict | None = None) -> tuple[int, Any]:
+    """(status, parsed JSON or None) of a GET (or a POST with ``body``); connection problems raise OSError."""
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data, headers, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, None
+
+
+def _server_message(payload: Any) -> str:
+    if isinstance(payload, dict):
+        err = payload.get("error") if isinstance(payload.get("error"), dict) else payload
+        return str(err.get("message") or "")[:300]
+    return ""
+
+
+def check_server(url: str, model: str, api_key: str | None, *, timeout: float = 15.0) -> dict[str, Any]:
+    """Preflight for a chat server: it answers, accepts the key and serves ``model``; returns its model card.
+
+    One line (``JudgeError``) naming the URL and the cause otherwise. A server without ``/models``
+    (some proxies) passes on to the first real request, which the judge stage checks as well.
+    """
+    models_url = url.rstrip("/") + "/models"
+    try:
+        status, payload = _http_json(models_url, api_key, timeout)
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise JudgeError(f"judge server {url} cannot be reached ({reason}); is it running? check --judge-url") from None
+    if status in (401, 403):
+        raise JudgeError(f"judge server {url} refused the API key (HTTP {status}: {_server_message(payload)})")
+    if status == 404 or not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+        log.info("%s has no model list (HTTP %s); the first request will tell whether it serves %s", models_url, status, model)
+        return {}
+    if status != 200:
+        raise JudgeError(f"judge server {url}: GET /models answered HTTP {status}: {_server_message(payload)}")
+    cards = {str(m.get("id")): m for m in payload["data"] if isinstance(m, dict)}
+    if model not in cards:
+        served = ", ".join(sorted(cards)[:10]) or "none"
+        raise JudgeError(f"judge server {url} does not serve model '{model}' (it serves: {served}); "
+                         "pass --judge-arg model=NAME as the server knows it")
+    return cards[model]
 
 
 @register_judge("openai-compatible")
 class OpenAICompatibleJudge(Judge):
-    """Any OpenAI-compatible chat server (--judge-url URL --judge-arg model=NAME); frames as images by default."""
+    """Any OpenAI-compatible chat server (--judge-url URL --judge-arg model=NAME); frames as images by default.
 
-    #: settings of this class that go into requests; subclasses add theirs
-    def __init__(self, *, model: str = "", url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+    No API key is sent unless ``api_key_env`` names an environment variable that holds one: a key
+    meant for one provider never goes to an arbitrary URL.
+    """
+
+    def __init__(self, *, model: str = "", url: str | None = None, api_key_env: str | None = None,
                  num_frames: int = 16, max_pixels: int | None = 448 * 448, template: str = "yes_no",
                  show_prompt: bool = False, frames_as: FramesAs = "images", detail: str | None = None,
                  temperature: float = 0.0, max_tokens: int = 16, logprobs: bool = True, top_logprobs: int = 20,
                  timeout: float = 120.0, max_retries: int = 6):
         super().__init__(num_frames=num_frames, max_pixels=max_pixels, template=template, show_prompt=show_prompt)
+        if frames_as not in ("images", "video", "mp4", "file"):
+            raise VRBenchError(f"{self.registry_name} option frames_as: expected images, video, mp4 or file, got {frames_as!r}")
         self.model, self.url, self.api_key_env = model, url, api_key_env
         self.frames_as, self.detail = frames_as, detail
         self.temperature, self.max_tokens = temperature, max_tokens
@@ -170,6 +292,7 @@ class OpenAICompatibleJudge(Judge):
         self.needs_frames = frames_as in ("images", "video")
         self.needs_jpegs = self.needs_frames
         self.backend: Any = None
+        self._server: dict[str, Any] = {}
 
     # -- requests -------------------------------------------------------------------------------
     def sampling(self) -> dict[str, Any]:
@@ -179,19 +302,30 @@ class OpenAICompatibleJudge(Judge):
             params.update(logprobs=True, top_logprobs=self.top_logprobs)
         return params
 
+    def video_extras(self, video: VideoInput) -> dict[str, Any]:
+        """Per-video request fields (vLLM's media kwargs); none by default."""
+        return {}
+
     def build_request(self, video: VideoInput, question: str, *, prompt: str | None, strict: bool) -> dict[str, Any]:
         messages = chat_messages(self.template, video, question, strict=strict, prompt=prompt if self.show_prompt else None,
                                  frames_as=self.frames_as, detail=self.detail)
-        return {"model": self.model, "messages": messages, **self.sampling()}
+        request = {"model": self.model, "messages": messages, **self.sampling()}
+        extras = self.video_extras(video)
+        if extras:
+            request["extra_body"] = {**(request.get("extra_body") or {}), **extras}
+        return request
 
     def signature(self) -> dict[str, Any]:
+        sampling = self.sampling()
         return {**super().signature(), "model": self.model, "frames_as": self.frames_as, "detail": self.detail,
-                **{k: v for k, v in self.sampling().items() if k != "extra_body"},
-                "extra_body": self.sampling().get("extra_body")}
+                **{k: v for k, v in sampling.items() if k != "extra_body"}, "extra_body": sampling.get("extra_body")}
 
     # -- lifecycle ------------------------------------------------------------------------------
     def api_key(self) -> str:
-        return os.environ.get(self.api_key_env) or "EMPTY"  # local servers accept any key
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        if self.api_key_env and not key:
+            raise VRBenchError(f"{self.registry_name}: api_key_env={self.api_key_env} but that environment variable is not set")
+        return key or "EMPTY"  # local servers accept any key
 
     def check(self) -> None:
         name = self.registry_name
@@ -199,9 +333,18 @@ class OpenAICompatibleJudge(Judge):
             raise VRBenchError(f"{name}: no server URL; pass --judge-url http://HOST:PORT/v1")
         if not self.model:
             raise VRBenchError(f"{name}: no model name; pass --judge-arg model=NAME (as the server knows it)")
+        self.api_key()
+
+    def endpoint(self) -> str:
+        return self.url or "https://api.openai.com/v1"
 
     def load(self) -> None:
+        card = check_server(self.endpoint(), self.model, self.api_key(), timeout=min(self.timeout, 30.0))
+        self._server = {"model": card.get("id"), "owned_by": card.get("owned_by"), "max_model_len": card.get("max_model_len")}
         self.backend = ChatClient(self.url, self.api_key(), timeout=self.timeout, max_retries=self.max_retries)
+
+    def server_info(self) -> dict[str, Any]:
+        return {k: v for k, v in self._server.items() if v is not None}
 
     async def ask(self, video: VideoInput, question: str, *, prompt: str | None = None, strict: bool = False) -> Reply:
         response, requests = await self.backend.complete(self.build_request(video, question, prompt=prompt, strict=strict))
@@ -217,7 +360,12 @@ _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 
 @register_judge("gpt")
 class GPTJudge(OpenAICompatibleJudge):
-    """OpenAI GPT through the OpenAI API (key from OPENAI_API_KEY); frames as image_url parts."""
+    """OpenAI GPT through the OpenAI API (key from OPENAI_API_KEY); frames as image_url parts.
+
+    Reasoning models (o-series, gpt-5*) take no temperature and no logprobs (the API answers 400), so
+    they give hard answers only; their hidden reasoning counts against ``max_completion_tokens``, so
+    they get a budget of 4096 tokens by default and the reasoning tokens they spent are recorded.
+    """
 
     def __init__(self, *, model: str = "gpt-4.1", url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  num_frames: int = 16, max_pixels: int | None = 512 * 512, template: str = "yes_no",
@@ -225,13 +373,13 @@ class GPTJudge(OpenAICompatibleJudge):
                  temperature: float = 0.0, max_tokens: int | None = None, logprobs: bool | None = None,
                  top_logprobs: int = 20, reasoning_effort: str | None = None, timeout: float = 120.0,
                  max_retries: int = 6):
-        # Reasoning models (o-series, gpt-5) take no temperature and return no logprobs: hard answers only,
-        # and their hidden reasoning counts against the completion budget.
         self.reasoning = bool(_REASONING_MODEL.match(model))
+        if self.reasoning and logprobs:
+            raise VRBenchError(f"gpt judge: {model} is a reasoning model and returns no logprobs; drop logprobs=true")
         super().__init__(model=model, url=url, api_key_env=api_key_env, num_frames=num_frames, max_pixels=max_pixels,
                          template=template, show_prompt=show_prompt, frames_as="images", detail=detail,
                          temperature=temperature,
-                         max_tokens=max_tokens if max_tokens is not None else (2048 if self.reasoning else 16),
+                         max_tokens=max_tokens if max_tokens is not None else (4096 if self.reasoning else 16),
                          logprobs=(not self.reasoning) if logprobs is None else logprobs,
                          top_logprobs=top_logprobs, timeout=timeout, max_retries=max_retries)
         self.reasoning_effort = reasoning_effort
@@ -255,64 +403,105 @@ class GPTJudge(OpenAICompatibleJudge):
     def check(self) -> None:
         self.api_key()
 
-    def load(self) -> None:
-        self.backend = ChatClient(self.url, self.api_key(), timeout=self.timeout, max_retries=self.max_retries)
-
 
 YES_NO_WORDS = ("yes", "Yes", "YES", "no", "No", "NO")
+
+#: the oldest vLLM the qwen3-vl judge is known to work with (Qwen3-VL support, ``structured_outputs``)
+MIN_VLLM_VERSION = (0, 11, 0)
+THINKING_BUDGET = 4096  # tokens for a thinking model's reasoning plus its answer
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", version.split("+")[0])[:3])
 
 
 @register_judge("qwen3-vl")
 class Qwen3VLJudge(OpenAICompatibleJudge):
-    """Qwen3-VL (default Qwen/Qwen3-VL-30B-A3B-Instruct) through vLLM: a server (--judge-url) or the offline engine (GPU).
+    """Qwen3-VL (default Qwen/Qwen3-VL-30B-A3B-Instruct) through vLLM: a server (--judge-url) or the offline engine.
 
-    Answers are constrained where vLLM allows: ``constrain=tokens`` (default) limits the first token
-    to yes/no token ids (``allowed_token_ids``, ids from the server's ``/tokenize``) and reads P(yes)
-    from the raw first-token logprobs, which still show a refusal as low yes+no mass;
-    ``constrain=choice`` uses structured outputs (its logprobs are renormalised);
-    ``constrain=none`` leaves the reply free for the parser.
+    The video travels as the judge's own sampled frames, one image part each after its timestamp
+    (``frames_as=images``, the default: a stock ``vllm serve`` accepts it, and the server, the
+    offline engine and the prompt text all see the same frames). ``video`` sends those frames as one
+    video part (fewer tokens: Qwen3-VL merges frame pairs), ``mp4``/``file`` send the file and let the
+    server sample it with its own processor settings. vLLM refuses per-request media settings unless
+    started with ``--trust-request-mm-kwargs``; set ``trust_request_mm_kwargs=true`` only then, and
+    ``video`` parts carry their true fps and frame indices, ``mp4``/``file`` our ``num_frames``.
+
+    Answers are constrained where vLLM allows: ``constrain=tokens`` (default) limits the single
+    generated token to yes/no token ids (``allowed_token_ids``, ids from the server's ``/tokenize``)
+    and reads P(yes) from the raw first-token logprobs; ``constrain=choice`` uses structured outputs;
+    ``constrain=none`` leaves the reply free for the parser. Thinking variants (``*-Thinking``, or
+    ``thinking=true``) reason before answering: no constraint, a budget of 4096 tokens, and only the
+    text after the reasoning is read.
     """
 
     def __init__(self, *, model: str = "Qwen/Qwen3-VL-30B-A3B-Instruct", revision: str | None = None,
-                 url: str | None = None, api_key_env: str = "VLLM_API_KEY", num_frames: int = 16,
+                 url: str | None = None, api_key_env: str | None = "VLLM_API_KEY", num_frames: int = 16,
                  max_pixels: int | None = 448 * 448, template: str = "yes_no", show_prompt: bool = False,
-                 frames_as: FramesAs = "mp4", constrain: Literal["tokens", "choice", "none"] = "tokens",
-                 temperature: float = 0.0, max_tokens: int = 16, top_logprobs: int = 20, timeout: float = 300.0,
-                 max_retries: int = 6, tensor_parallel_size: int = 1, max_model_len: int = 32768,
-                 gpu_memory_utilization: float = 0.9):
-        super().__init__(model=model, url=url, api_key_env=api_key_env, num_frames=num_frames, max_pixels=max_pixels,
+                 frames_as: FramesAs = "images", trust_request_mm_kwargs: bool = False,
+                 constrain: Literal["tokens", "choice", "none"] | None = None, thinking: bool | None = None,
+                 temperature: float = 0.0, max_tokens: int | None = None, top_logprobs: int = 20,
+                 timeout: float = 300.0, max_retries: int = 6, dtype: str = "auto", tensor_parallel_size: int = 1,
+                 max_model_len: int = 32768, gpu_memory_utilization: float = 0.9):
+        self.thinking = ("thinking" in model.lower()) if thinking is None else thinking
+        if self.thinking and constrain not in (None, "none"):
+            raise VRBenchError(f"qwen3-vl: {model} thinks before it answers; constrain={constrain} would cut its "
+                               "reasoning (use constrain=none, the default for thinking models)")
+        constrain = constrain or ("none" if self.thinking else "tokens")
+        if constrain not in ("tokens", "choice", "none"):
+            raise VRBenchError(f"qwen3-vl option constrain: expected tokens, choice or none, got {constrain!r}")
+        if max_tokens is None:
+            max_tokens = THINKING_BUDGET if self.thinking else (1 if constrain == "tokens" else 16)
+        super().__init__(model=model, url=url, api_key_env=None, num_frames=num_frames, max_pixels=max_pixels,
                          template=template, show_prompt=show_prompt, frames_as=frames_as, temperature=temperature,
                          max_tokens=max_tokens, logprobs=True, top_logprobs=top_logprobs, timeout=timeout,
                          max_retries=max_retries)
-        self.revision, self.constrain = revision, constrain
-        self.engine_args = {"tensor_parallel_size": tensor_parallel_size, "max_model_len": max_model_len,
+        self.server_key_env = api_key_env
+        self.revision, self.constrain, self.trust_request_mm_kwargs = revision, constrain, trust_request_mm_kwargs
+        self.dtype = dtype
+        self.engine_args = {"dtype": dtype, "tensor_parallel_size": tensor_parallel_size, "max_model_len": max_model_len,
                             "gpu_memory_utilization": gpu_memory_utilization}
         self.yes_no_token_ids: list[int] = []
-        if url is None:  # the offline engine gets our frames and their metadata, never a file to decode
-            self.frames_as, self.needs_frames, self.needs_jpegs = "video", True, False
+        if url is None and frames_as in ("mp4", "file"):
+            raise VRBenchError("qwen3-vl: the offline engine takes frames (frames_as=images or video), not files")
+
+    def api_key(self) -> str:
+        return (os.environ.get(self.server_key_env) if self.server_key_env else None) or "EMPTY"
 
     def sampling(self) -> dict[str, Any]:
         params = super().sampling()
         extra: dict[str, Any] = {}
-        if self.frames_as in ("mp4", "file") and self.url:
-            # vLLM decodes the file; ask its Qwen3-VL processor for our number of uniformly spaced frames
-            extra["mm_processor_kwargs"] = {"num_frames": self.num_frames, "do_sample_frames": True}
         if self.constrain == "tokens":
-            params["max_tokens"] = 1
             extra["allowed_token_ids"] = self.yes_no_token_ids
         elif self.constrain == "choice":
             extra["structured_outputs"] = {"choice": ["yes", "no"]}
+        if self.trust_request_mm_kwargs and self.url and self.frames_as in ("mp4", "file"):
+            # the server decodes the file; ask its Qwen3-VL processor for our number of uniformly spaced frames
+            extra["mm_processor_kwargs"] = {"num_frames": self.num_frames, "do_sample_frames": True}
         if extra:
             params["extra_body"] = extra
         return params
 
+    def video_extras(self, video: VideoInput) -> dict[str, Any]:
+        if self.trust_request_mm_kwargs and self.url and self.frames_as == "video" and video.frames is not None:
+            f = video.frames  # without these vLLM takes the frames for 1 fps, indices 0..N-1
+            return {"media_io_kwargs": {"video": {"fps": f.fps, "frames_indices": list(f.indices),
+                                                  "total_num_frames": f.total_frames, "duration": f.duration}}}
+        return {}
+
     def signature(self) -> dict[str, Any]:
         sig = super().signature()
-        sig.update(revision=self.revision, constrain=self.constrain)
+        sig.update(revision=self.revision, constrain=self.constrain, thinking=self.thinking)
         if sig.get("extra_body"):
-            sig["extra_body"] = {k: v for k, v in sig["extra_body"].items() if k != "allowed_token_ids"}
+            sig["extra_body"] = {k: v for k, v in sig["extra_body"].items() if k != "allowed_token_ids"} or None
+        if self.frames_as in ("mp4", "file"):  # the server picks the frames: say whose settings they are
+            sig["server_sampling"] = (f"{self.num_frames} frames via mm_processor_kwargs" if self.trust_request_mm_kwargs
+                                      else "the server's processor defaults")
+        if self.frames_as == "video":
+            sig["video_metadata"] = "true fps and indices" if self.trust_request_mm_kwargs and self.url else "server default (1 fps)"
         if self.url is None:
-            sig["frames_as"] = "offline-frames"
+            sig["engine"] = "vllm-offline"
+            sig["dtype"] = resolve_dtype(self.model, self.revision, self.dtype)
         return sig
 
     def check(self) -> None:
@@ -324,6 +513,9 @@ class Qwen3VLJudge(OpenAICompatibleJudge):
                 raise VRBenchError(f"qwen3-vl: no --judge-url given and the offline vLLM engine is unavailable ({reason}); "
                                    f"start `vllm serve {self.model}` and pass --judge-url http://HOST:8000/v1")
 
+    def endpoint(self) -> str:
+        return self.url or f"offline vLLM engine ({self.model})"
+
     async def ask(self, video: VideoInput, question: str, *, prompt: str | None = None, strict: bool = False) -> Reply:
         request = self.build_request(video, question, prompt=prompt, strict=strict)
         if self.url:
@@ -334,7 +526,13 @@ class Qwen3VLJudge(OpenAICompatibleJudge):
 
     def load(self) -> None:
         if self.url:
-            self.backend = ChatClient(self.url, self.api_key(), timeout=self.timeout, max_retries=self.max_retries)
+            root = self.url.rstrip("/").removesuffix("/v1")
+            version = _server_version(root, self.api_key())
+            if version is not None and _version_tuple(version) < MIN_VLLM_VERSION:
+                raise JudgeError(f"judge server {self.url} runs vLLM {version}; qwen3-vl needs vLLM >= "
+                                 f"{'.'.join(map(str, MIN_VLLM_VERSION))}")
+            super().load()
+            self._server["vllm_version"] = version
             if self.constrain == "tokens":
                 self.yes_no_token_ids = _server_token_ids(self.url, self.model, YES_NO_WORDS, self.api_key())
             return
@@ -342,8 +540,41 @@ class Qwen3VLJudge(OpenAICompatibleJudge):
 
         self.check()
         self.backend = OfflineVLLM(self.model, revision=self.revision, **self.engine_args)
+        self._server = {"model": self.model, "engine": "vllm-offline", **self.backend.info()}
         if self.constrain == "tokens":
             self.yes_no_token_ids = self.backend.token_ids(YES_NO_WORDS)
+
+
+def resolve_dtype(model: str, revision: str | None, dtype: str) -> str:
+    """The dtype a local model runs in: ``dtype`` unless "auto", then the one in its config.json.
+
+    Read from the config (a small file), never by loading weights; "auto" only when no config can be read.
+    """
+    if dtype != "auto":
+        return dtype
+    path = Path(model) / "config.json"
+    try:
+        if not path.is_file():
+            from huggingface_hub import hf_hub_download
+
+            path = Path(hf_hub_download(model, "config.json", revision=revision))
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except Exception:  # offline without a cached config: the engine still resolves it; say so
+        return "auto"
+    found = config.get("dtype") or config.get("torch_dtype") or (config.get("text_config") or {}).get("dtype") \
+        or (config.get("text_config") or {}).get("torch_dtype")
+    return str(found) if found else "auto"
+
+
+def _server_version(root: str, api_key: str) -> str | None:
+    """vLLM's version from ``GET /version`` (None when the server does not say: not vLLM, or a proxy)."""
+    try:
+        status, payload = _http_json(f"{root}/version", api_key, 15.0)
+    except (urllib.error.URLError, OSError) as e:
+        raise JudgeError(f"judge server {root} cannot be reached ({getattr(e, 'reason', e)}); is it running? check --judge-url") from None
+    if status == 200 and isinstance(payload, dict) and isinstance(payload.get("version"), str):
+        return payload["version"]
+    return None
 
 
 def _server_token_ids(url: str, model: str, words: tuple[str, ...], api_key: str) -> list[int]:
@@ -351,13 +582,13 @@ def _server_token_ids(url: str, model: str, words: tuple[str, ...], api_key: str
     root = url.rstrip("/").removesuffix("/v1")
     ids: set[int] = set()
     for word in words:
-        body = json.dumps({"model": model, "prompt": word, "add_special_tokens": False}).encode()
-        req = urllib.request.Request(f"{root}/tokenize", body, {"Content-Type": "application/json",
-                                                               "Authorization": f"Bearer {api_key}"})
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                tokens = json.loads(r.read())["tokens"]
-        except (urllib.error.URLError, OSError, KeyError, ValueError) as e:
+            status, payload = _http_json(f"{root}/tokenize", api_key, 30.0,
+                                         {"model": model, "prompt": word, "add_special_tokens": False})
+            if status != 200:
+                raise ValueError(f"HTTP {status}")
+            tokens = payload["tokens"]
+        except (urllib.error.URLError, OSError, KeyError, TypeError, ValueError) as e:
             raise JudgeError(f"qwen3-vl: cannot read token ids from {root}/tokenize ({_short(e)}); "
                              "is it a vLLM server? Otherwise pass --judge-arg constrain=choice or constrain=none") from None
         if len(tokens) == 1:

@@ -17,6 +17,15 @@ from vrbench.judges.parsing import p_yes_from_logprobs, parse_yes_no
     ("The answer is yes, or maybe the answer is no", None),
     ("", None), (None, None), ("Maybe", None), ("I cannot tell from these frames.", None), ("Nothing moves", None),
     ("Not sure", None), ("Yesterday it rained", None), ("N/A", None), ("Noah's ark", None), ("不确定", None),
+    # the reasoning of thinking models is never read: only the text after the last </think>
+    ("The ball falls.</think>\n\nNo", "no"), ("<think>yes? no.</think><think>hmm</think> yes", "yes"),
+    ("<think>Yes, it falls, so the answer is yes", None),
+    ("The answer is **Yes**", "yes"), ("The answer is: __No__.", "no"),
+    # echoes of the instruction are not answers
+    ("Yes/No", None), ("yes or no", None), ("**Yes** / **No**", None), ("YES|NO", None),
+    # JSON answers
+    ('{"answer": "yes"}', "yes"), ('```json\n{"answer": "No"}\n```', "no"), ('{"answer": true}', "yes"),
+    ("Yes, no doubt about it.", "yes"),
 ])
 def test_parse_yes_no(text, expected):
     assert parse_yes_no(text) == expected
@@ -63,3 +72,10 @@ def test_retry_after_headers():
     assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({}) is None
+
+
+def test_token_answer_is_only_a_whole_answer_token():
+    from vrbench.judges.parsing import token_answer
+
+    assert token_answer(" Yes") == "yes" and token_answer("No") == "no" and token_answer("否") == "no"
+    assert token_answer("The") is None and token_answer("<think>") is None and token_answer("Yesterday") is None

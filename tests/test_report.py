@@ -42,7 +42,7 @@ def make_run(
     for i, case_id in enumerate(video_cases):
         frames[:, :, :, i % 3] = 200
         write_video(root / "videos" / f"{case_id}-s0.mp4", frames, fps=6)
-        append_jsonl(root / "generations.jsonl", [{"case": case_id, "seed": 0, "seconds": 1.5}])
+        append_jsonl(root / "generations.jsonl", [{"case": case_id, "seed": 0, "video": f"videos/{case_id}-s0.mp4", "seconds": 1.5}])
     if score:
         for judge in judges:
             assert main(["score", str(root), "--judge", judge, "--bootstrap", "100"]) == 0
@@ -146,6 +146,17 @@ def test_copy_videos_makes_a_self_contained_site(tmp_path):
     assert main(["report", str(run), "--out", str(out), "--copy-videos"]) == 0
     html = (out / "models" / "m" / "DRF-01.html").read_text()
     assert 'src="../../videos/m/DRF-01-s0.mp4"' in html and (out / "videos" / "m" / "DRF-01-s0.mp4").is_file()
+
+
+def test_videos_linked_from_outside_the_run_are_not_published(tmp_path):
+    run = make_run(tmp_path / "run", "m", video_cases=("DRF-01",))
+    secret = tmp_path / "private.mp4"
+    secret.write_bytes(b"not for publishing")
+    (run / "videos" / "ETV-01-s0.mp4").symlink_to(secret)
+    out = tmp_path / "site"
+    assert main(["report", str(run), "--out", str(out), "--copy-videos"]) == 0
+    assert sorted(p.name for p in (out / "videos" / "m").iterdir()) == ["DRF-01-s0.mp4"]
+    assert "private.mp4" not in (out / "models" / "m" / "ETV-01.html").read_text()
 
 
 def cli(*args):

@@ -47,6 +47,9 @@ def scores_table(result: dict, suite) -> str:
                if 0 < result["dimensions"][d.code]["n_cases"] < (result["dimensions"][d.code].get("n_expected_cases") or 0)]
     if partial:
         notes.append(f"partial coverage in {', '.join(partial)}: scores cover only the judged cases")
+    if result.get("videos_missing"):
+        notes.append(f"{result['videos_missing']} of {result['videos_expected']} (case, seed) videos are missing "
+                     "(not generated, failed, or a shard still running); they are not in these scores")
     if result["overall"]["n_invalid"]:
         notes.append(f"{result['overall']['n_invalid']} invalid or missing answers counted as 0")
     return text + "".join(f"\nnote: {n}" for n in notes)

@@ -3,7 +3,16 @@
 Reads ``generations.jsonl`` and the videos, writes ``judgments/<judge>.jsonl`` (a row per video x
 question) and the judge's signature in ``run.json``. Resumable and idempotent: a question with a row
 is never asked again and never written twice; answers already in the judge cache (same video bytes,
-question text and judge signature) are reused without a request.
+question text, judge signature and, when the judge sees it, prompt) are reused without a request.
+Every answer is kept the moment it arrives (cache, then its judgments row), so a crash or kill loses
+none that the judge already gave. The stage holds the run's judge lock: two judge processes on one
+run never write the same row twice.
+
+Nothing is loaded and no server is contacted until a question is not in the cache. Then the judge
+loads (a server judge checks that the server answers and serves the model), and the first question
+goes alone: if it fails, the stage stops with one line and writes nothing. After that, a run of
+``max_failures`` request failures of the same kind in a row (one HTTP status, one exception class)
+stops it the same way, keeping the answers so far.
 
 Per video: frames are sampled once, then the first question is sent alone and the other seven
 together, so a vLLM server computes the video prefix once and serves the rest from its caches.
@@ -12,28 +21,36 @@ together, so a vLLM server computes the video prefix once and serves the rest fr
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .errors import VRBenchError
-from .runstore import RunDir, append_jsonl, atomic_write_bytes, iter_jsonl, latest_generations, update_manifest
+from .runstore import (RunDir, append_jsonl, atomic_write_bytes, iter_jsonl, latest_generations, run_file, run_lock,
+                       update_manifest)
 from .scoring import INVALID
-from .stages import suite_for_run
-from .video import sha256_file
+from .stages import expected_pairs, suite_for_run
+from .video import probe_video, sha256_file
 
 log = logging.getLogger(__name__)
+
+#: what the judge cache keeps of a row (everything else is about this run: case, seed, timing, caching)
+ANSWER_FIELDS = ("answer", "p_yes", "raw", "error", "error_kind", "finish_reason", "usage")
 
 
 @dataclass
 class _Video:
     case: str
     seed: int
-    path: Path
+    path: Path | None  # None when the run's row names no usable file (``problem`` says why)
     prompt: str
     questions: list[tuple[str, str]]  # (question id, text) still to answer
+    problem: str | None = None
 
 
 @dataclass
@@ -46,48 +63,85 @@ class _Tally:
     errors: int = 0
 
 
-def _videos_to_judge(run: RunDir, suite, done: set[tuple[str, int, str]], cases: list[str] | None) -> tuple[list[_Video], int]:
-    """Videos of the run with their unanswered questions, and how many (case, seed) pairs have no video."""
+def judgment_row(case: str, seed: int, question: str, *, answer: str = INVALID, p_yes: float | None = None,
+                 raw: str | None = None, error: str | None = None, error_kind: str | None = None,
+                 finish_reason: str | None = None, usage: dict | None = None, latency: float = 0.0,
+                 retried: bool = False, requests: int = 0, video_sha256: str | None = None,
+                 cached: bool = False) -> dict[str, Any]:
+    """One ``judgments/<judge>.jsonl`` row: the same fields whether the answer is fresh, cached or an error."""
+    return {"case": case, "seed": seed, "question": question, "answer": answer, "p_yes": p_yes, "raw": raw,
+            "error": error, "error_kind": error_kind, "finish_reason": finish_reason, "usage": usage,
+            "latency": round(latency, 4), "retried": retried, "requests": requests, "video_sha256": video_sha256,
+            "cached": cached}
+
+
+def _videos_to_judge(run: RunDir, suite, done: set[tuple[str, int, str]], cases: list[str] | None) -> tuple[list[_Video], int, int]:
+    """Videos with unanswered questions; how many generation rows failed; how many (case, seed) pairs have no row."""
     if not run.generations_file.exists():
         raise VRBenchError(f"{run.generations_file}: not found (run `vrbench generate` first)")
     by_id = {c.id: c for c in suite.cases}
-    wanted = {c.id for c in suite.select(cases)} if cases else None
+    selected = suite.select(cases) if cases else suite.cases
+    wanted = {c.id for c in selected}
+    latest = latest_generations(run.root)
     videos, failed = [], 0
-    for (case_id, seed), row in latest_generations(run.root).items():
+    for (case_id, seed), row in latest.items():
         if case_id not in by_id:
             raise VRBenchError(f"{run.generations_file}: case: unknown case {case_id!r} (not in suite {suite.name} {suite.version})")
-        if wanted is not None and case_id not in wanted:
+        if case_id not in wanted:
             continue
         if row.get("error") or not row.get("video"):
             failed += 1
             continue
         case = by_id[case_id]
         todo = [(q.id, q.text) for q in case.questions if (case_id, seed, q.id) not in done]
-        if todo:
-            videos.append(_Video(case_id, seed, run.root / row["video"], case.prompt, todo))
-    return videos, failed
+        if not todo:
+            continue
+        try:
+            path, problem = run_file(run.root, row["video"], f"{run.generations_file} ({case_id} seed {seed})"), None
+        except VRBenchError as e:
+            path, problem = None, str(e)
+        videos.append(_Video(case_id, seed, path, case.prompt, todo, problem))
+    expected = {(c, s) for c, s in expected_pairs(run, suite, latest) if c in wanted}
+    missing = sum(1 for pair in expected if pair not in latest)  # failed rows are counted as failed above
+    return videos, failed, missing
 
 
-def _record_signature(run: RunDir, judge: str, signature: dict, has_rows: bool) -> None:
+def _record_signature(run: RunDir, judge: str, signature: dict, has_rows: bool, rejudge: bool) -> int:
+    """Record the judge's signature in run.json; refuse (one line) answers under another signature.
+
+    With ``rejudge`` the old judgments file is set aside (kept beside it) and the run is judged
+    afresh into the same file; returns how many old rows were set aside.
+    """
+    path = run.judgments_file(judge)
+    set_aside = 0
+
     def change(manifest: dict) -> None:
+        nonlocal set_aside
         judges = manifest.setdefault("judges", {})
         old = judges.get(judge)
-        if has_rows and old and old != signature:
-            changed = sorted(k for k in set(old) | set(signature) if old.get(k) != signature.get(k))
-            raise VRBenchError(
-                f"{run.judgments_file(judge)}: judged with different '{judge}' settings ({', '.join(changed)} differ); "
-                "rerun with the original --judge-arg values, or move that file away to judge afresh"
-            )
+        if has_rows and old != signature:
+            changed = sorted(k for k in set(old or {}) | set(signature) if (old or {}).get(k) != signature.get(k))
+            if not rejudge:
+                n = sum(1 for _ in iter_jsonl(path))
+                raise VRBenchError(
+                    f"{path}: its {n} answers were given under other '{judge}' settings ({', '.join(changed) or 'unrecorded'} "
+                    "differ, e.g. from an older vrbench); they stay valid for `vrbench score`. To add to them, rerun "
+                    "with the settings in run.json; to re-judge the whole run with the current settings, add --rejudge "
+                    "(the old file is kept beside the new one)")
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            backup = path.with_name(f"{path.name}.replaced-{stamp}")
+            set_aside = sum(1 for _ in iter_jsonl(path))
+            path.rename(backup)
+            log.warning("%s: %d answers under the old settings moved to %s; judging afresh", path, set_aside, backup.name)
         judges[judge] = signature
 
     update_manifest(run.root, change)
+    return set_aside
 
 
 def _drop_error_rows(path: Path) -> int:
-    """Rewrite the judgments file without rows that failed (request or video errors), atomically; how many were dropped.
-
-    Rows the judge answered unreadably stay: asking again would get the same reply.
-    """
+    """Rewrite the judgments file without rows that failed (request, reply or video errors), atomically;
+    how many were dropped. Rows the judge answered unreadably stay: asking again would get the same reply."""
     if not path.exists():
         return 0
     keep, dropped = [], 0
@@ -97,30 +151,31 @@ def _drop_error_rows(path: Path) -> int:
         else:
             keep.append(row)
     if dropped:
-        import json
-
         atomic_write_bytes(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep).encode("utf-8"))
     return dropped
 
 
 def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: str | None = None,
               concurrency: int = 8, suite_path=None, cases: list[str] | None = None, progress: bool = True,
-              use_cache: bool = True, retry_errors: bool = False) -> dict:
+              use_cache: bool = True, retry_errors: bool = False, rejudge: bool = False,
+              max_failures: int = 20) -> dict:
     """Judge every video of a run with the judge registered as ``judge``; return a summary.
 
     ``options`` are the judge's constructor arguments (``--judge-arg``); ``judge_url`` is the server
     of a server judge; ``concurrency`` bounds questions in flight; ``retry_errors`` first removes rows
-    that failed with an error (not those the judge answered unreadably) so they are asked again.
+    that failed with an error (not those the judge answered unreadably) so they are asked again;
+    ``rejudge`` sets aside answers given under other settings and judges afresh; ``max_failures``
+    request failures of one kind in a row stop the stage.
     """
     from vrbench.judges import JUDGES, get_judge
-
-    from vrbench.judges.cache import JudgeCache
 
     run = RunDir(run_dir)
     if not run.root.is_dir():
         raise VRBenchError(f"{run.root}: run directory not found")
     if concurrency < 1:
         raise VRBenchError(f"--concurrency: expected >= 1, got {concurrency}")
+    if max_failures < 1:
+        raise VRBenchError(f"--max-failures: expected >= 1, got {max_failures}")
     cls = get_judge(judge)
     kwargs = dict(options or {})
     if judge_url is not None:
@@ -132,26 +187,36 @@ def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: st
     instance = JUDGES.create(judge, kwargs)
     instance.check()
     signature = instance.signature()
-
     suite = suite_for_run(run, suite_path)
-    path = run.judgments_file(judge)
-    dropped = _drop_error_rows(path) if retry_errors else 0
-    done = {(r["case"], r["seed"], r["question"]) for _, r in iter_jsonl(path)} if path.exists() else set()
-    already = len(done)
-    videos, failed = _videos_to_judge(run, suite, done, cases)
-    _record_signature(run, judge, signature, has_rows=bool(done))
-    if failed:
-        log.warning("%d generation rows carry an error (no video); they are not judged", failed)
 
-    tally = _Tally()
-    if videos:
-        cache = JudgeCache() if use_cache else None
-        try:
-            asyncio.run(_judge_videos(instance, videos, path, done, signature, cache, tally,
-                                      min(concurrency, instance.max_concurrency or concurrency), progress))
-        finally:
-            if cache is not None:
-                cache.close()
+    with run_lock(run.root, "judge"):
+        path = run.judgments_file(judge)
+        dropped = _drop_error_rows(path) if retry_errors else 0
+        has_rows = path.exists() and any(True for _ in iter_jsonl(path))
+        set_aside = _record_signature(run, judge, signature, has_rows, rejudge)
+        done = {(r["case"], r["seed"], r["question"]) for _, r in iter_jsonl(path)} if path.exists() else set()
+        already = len(done)
+        videos, failed, missing = _videos_to_judge(run, suite, done, cases)
+        if failed:
+            log.warning("%d generation rows carry an error (no video); they are not judged", failed)
+        if missing:
+            log.warning("%d (case, seed) pairs have no video yet (a generation shard still running or dead?); "
+                        "judging the videos there are; the score will say so", missing)
+
+        stage = _Stage(instance, path, done, signature, concurrency=min(concurrency, instance.max_concurrency or concurrency),
+                       max_failures=max_failures, progress=progress)
+        if videos:
+            from vrbench.judges.cache import JudgeCache
+
+            stage.cache = JudgeCache() if use_cache else None
+            try:
+                asyncio.run(stage.run(videos))
+            finally:
+                if stage.cache is not None:
+                    stage.cache.close()
+                if stage.loaded:
+                    _record_server(run, judge, instance.server_info())
+    tally = stage.tally
     return {
         "judge": judge,
         "judgments": str(path),
@@ -159,106 +224,201 @@ def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: st
         "questions": tally.asked + tally.cached,
         "already_judged": already,
         "retried_errors": dropped,
+        "set_aside": set_aside,
         "cache_hits": tally.cached,
         "requests": tally.requests,
+        "loaded": stage.loaded,
         "skipped_generation_errors": failed,
+        "missing_videos": missing,
         **tally.answers,
         "errors": tally.errors,
     }
 
 
-async def _judge_videos(judge, videos: list[_Video], path: Path, done: set, signature: dict, cache, tally: _Tally,
-                        concurrency: int, progress: bool) -> None:
-    from tqdm.auto import tqdm
+def _record_server(run: RunDir, judge: str, info: dict) -> None:
+    """What the judge's server said about itself (model, version): provenance, not a setting."""
+    if info:
+        update_manifest(run.root, lambda m: m.setdefault("judge_servers", {}).__setitem__(judge, info))
 
-    from vrbench.judges.cache import cache_key
-    from vrbench.judges.parsing import parse_yes_no
 
-    judge.load()
-    slots = asyncio.Semaphore(concurrency)  # questions in flight
-    write_lock = asyncio.Lock()
-    video_slots = asyncio.Semaphore(2 * concurrency)  # videos decoded and held in memory at once
-    bar = tqdm(total=sum(len(v.questions) for v in videos), desc=f"judge {judge.registry_name}", unit="q",
-               disable=not progress, dynamic_ncols=True)
+def _prompt_key(judge, prompt: str) -> str | None:
+    """The case prompt's hash when the judge is shown it (then it is part of what the answer depends on)."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest() if judge.show_prompt else None
 
-    async def ask(video, v: _Video, qid: str, text: str) -> dict[str, Any]:
+
+class _Stage:
+    """One judging pass over a run's videos (see the module docstring)."""
+
+    def __init__(self, judge, path: Path, done: set, signature: dict, *, concurrency: int,
+                 max_failures: int, progress: bool):
+        self.judge, self.path, self.done, self.signature = judge, path, done, signature
+        self.concurrency, self.max_failures, self.progress = concurrency, max_failures, progress
+        self.cache = None
+        self.tally = _Tally()
+        self.loaded = False
+        self._streak: tuple[str | None, int] = (None, 0)  # (failure kind, how many in a row)
+        self._stop: Exception | None = None
+
+    # -- keeping answers ------------------------------------------------------------------------
+    async def _writer(self) -> None:
+        """Append rows as they come, many per fsync when they come together (group commit)."""
+        while True:
+            rows = [await self.queue.get()]
+            while not self.queue.empty():
+                rows.append(self.queue.get_nowait())
+            await asyncio.to_thread(append_jsonl, self.path, [r for r in rows if r is not None])
+            for _ in rows:
+                self.queue.task_done()
+            if rows[-1] is None:
+                return
+
+    def _keep(self, row: dict, cache_key: str | None = None) -> None:
+        """Persist one answer now: the cache first (so a kill between the two still costs no request), then its row."""
+        if cache_key is not None and self.cache is not None and not row["cached"] and row["error_kind"] in (None, "unreadable"):
+            self.cache.put(cache_key, {k: row[k] for k in ANSWER_FIELDS})
+        self.done.add((row["case"], row["seed"], row["question"]))
+        self.tally.answers[row["answer"]] += 1
+        self.tally.errors += bool(row["error"]) and row["error_kind"] != "unreadable"
+        self.queue.put_nowait(row)
+        self.bar.update(1)
+
+    # -- asking ---------------------------------------------------------------------------------
+    async def _load(self) -> None:
+        async with self._load_lock:
+            if not self.loaded:
+                log.info("loading judge %s (%s)", self.judge.registry_name, self.judge.endpoint())
+                await asyncio.to_thread(self.judge.load)
+                self.loaded = True
+
+    def _count_failure(self, failure: str | None, error: str) -> None:
+        from vrbench.judges import JudgeError
+
+        kind, n = self._streak
+        self._streak = (failure, n + 1 if failure == kind else 1) if failure else (None, 0)
+        if failure and self._streak[1] >= self.max_failures:
+            self._stop = JudgeError(f"{self.judge.endpoint()}: {self.max_failures} requests in a row failed ({error}); "
+                                    f"stopped. Answers so far are kept; fix the server, then rerun with --retry-errors")
+            raise self._stop
+
+    async def _ask_once(self, video, v: _Video, text: str, strict: bool):
+        async with self.slots:
+            if self._stop is not None:  # stopping: send nothing more
+                raise self._stop
+            try:
+                reply = await self.judge.ask(video, text, prompt=v.prompt, strict=strict)
+            except VRBenchError as e:  # JudgeError: no request can succeed (bad key, quota, unknown model)
+                self._stop = e
+                raise
+        self.tally.requests += reply.requests
+        if reply.error_kind == "request":
+            self._count_failure(reply.failure or "error", reply.error)
+        else:
+            self._streak = (None, 0)
+        return reply
+
+    async def _ask(self, video, v: _Video, qid: str, text: str, key: str, *, first: bool = False) -> None:
+        """Ask one question and keep its row; ``first``: the run's first request, whose failure stops the stage."""
+        from vrbench.judges import JudgeError
+        from vrbench.judges.parsing import parse_yes_no
+
         started = time.perf_counter()
-        async with slots:
-            reply = await judge.ask(video, text, prompt=v.prompt)
-        requests, raw, p_yes, error = reply.requests, reply.text, reply.p_yes, reply.error
-        answer = parse_yes_no(raw) if error is None else None
+        reply = await self._ask_once(video, v, text, strict=False)
+        if first and reply.error_kind == "request":
+            self._stop = JudgeError(f"{self.judge.endpoint()}: the first request failed ({reply.error}); nothing was written")
+            raise self._stop
+        requests = reply.requests
+        answer = parse_yes_no(reply.text) if reply.error is None else None
         retried = False
-        if error is None and answer is None:  # one retry with a stricter instruction, then invalid
+        if reply.error is None and answer is None:  # one retry with a stricter instruction, then invalid
             retried = True
-            async with slots:
-                strict = await judge.ask(video, text, prompt=v.prompt, strict=True)
+            strict = await self._ask_once(video, v, text, strict=True)
             requests += strict.requests
-            if strict.error is not None:
-                error = strict.error
-            else:
-                raw, p_yes, answer = strict.text, strict.p_yes, parse_yes_no(strict.text)
-        row = {
-            "case": v.case, "seed": v.seed, "question": qid,
-            "answer": answer or INVALID, "p_yes": p_yes if answer else None, "raw": raw,
-            "latency": round(time.perf_counter() - started, 4),
-            "error": error if error else (None if answer else "no yes/no in the reply, also after a stricter retry"),
-            "error_kind": "request" if error else (None if answer else "unreadable"),
-            "retried": retried, "requests": requests, "video_sha256": video.sha256, "cached": False,
-        }
-        tally.asked += 1
-        tally.requests += requests
-        bar.update(1)
-        return row
+            reply = strict
+            answer = parse_yes_no(strict.text) if strict.error is None else None
+        error, kind = reply.error, reply.error_kind
+        if error is None and answer is None:
+            error, kind = "no yes/no in the reply, also after a stricter retry", "unreadable"
+        row = judgment_row(v.case, v.seed, qid, answer=answer or INVALID, p_yes=reply.p_yes if answer else None,
+                           raw=reply.text, error=error, error_kind=kind, finish_reason=reply.finish_reason,
+                           usage=reply.usage, latency=time.perf_counter() - started, retried=retried,
+                           requests=requests, video_sha256=video.sha256)
+        self.tally.asked += 1
+        self._keep(row, key)
 
-    async def one_video(v: _Video) -> None:
-        async with video_slots:
-            rows: dict[str, dict] = {}
+    async def _one_video(self, v: _Video) -> None:
+        async with self.video_slots:
+            await self._judge_video(v)
+            self.tally.videos += 1
+
+    async def _judge_video(self, v: _Video) -> None:
+        from vrbench.judges import JudgeError
+        from vrbench.judges.cache import cache_key
+
+        sha, problem = None, v.problem
+        if problem is None:
             try:
                 sha = await asyncio.to_thread(sha256_file, v.path)
             except OSError as e:
-                sha, failure = None, f"video: cannot read {v.path} ({e.strerror or e})"
+                problem = f"video: cannot read {v.path} ({e.strerror or e})"
+        prompt_hash = _prompt_key(self.judge, v.prompt)
+        keys = {qid: cache_key(sha, text, self.signature, prompt_hash) for qid, text in v.questions} if sha else {}
+        todo = []
+        for qid, text in v.questions:
+            hit = self.cache.get(keys[qid]) if (self.cache is not None and sha) else None
+            if hit is not None:
+                fields = {k: hit.get(k) for k in ANSWER_FIELDS}
+                self._keep(judgment_row(v.case, v.seed, qid, **fields, latency=hit.get("latency", 0.0),
+                                        video_sha256=sha, cached=True))
+                self.tally.cached += 1
             else:
-                failure = None
-            todo = []
-            for qid, text in v.questions:
-                hit = cache.get(cache_key(sha, text, signature)) if (cache is not None and sha) else None
-                if hit is not None:
-                    rows[qid] = {"case": v.case, "seed": v.seed, "question": qid, **hit, "video_sha256": sha, "cached": True}
-                    tally.cached += 1
-                    bar.update(1)
-                else:
-                    todo.append((qid, text))
-            if todo and failure is None:
-                try:
-                    video = await asyncio.to_thread(judge.prepare, v.path, sha)
-                except VRBenchError as e:
-                    failure = f"video: {e}"
-            if todo and failure is not None:
-                log.warning("%s seed %d: %s", v.case, v.seed, failure)
-                for qid, _ in todo:
-                    rows[qid] = {"case": v.case, "seed": v.seed, "question": qid, "answer": INVALID, "p_yes": None,
-                                 "raw": None, "latency": 0.0, "error": failure, "error_kind": "video",
-                                 "video_sha256": sha, "cached": False}
-                    bar.update(1)
-            elif todo:
-                first = await ask(video, v, *todo[0])  # first alone: the server caches the video prefix ...
-                rest = await asyncio.gather(*(ask(video, v, qid, text) for qid, text in todo[1:]))  # ... the rest reuse it
-                for row in (first, *rest):
-                    rows[row["question"]] = row
-                    if cache is not None and row["error_kind"] in (None, "unreadable"):
-                        cache.put(cache_key(sha, dict(todo)[row["question"]], signature),
-                                  {k: row[k] for k in ("answer", "p_yes", "raw", "latency", "error", "error_kind")})
-            ordered = [rows[qid] for qid, _ in v.questions if (v.case, v.seed, qid) not in done]
-            for row in ordered:
-                tally.answers[row["answer"]] += 1
-                tally.errors += row["error_kind"] in ("request", "video")
-                done.add((v.case, v.seed, row["question"]))
-            async with write_lock:  # a video's rows together, fsynced off the event loop so requests keep flowing
-                await asyncio.to_thread(append_jsonl, path, ordered)
-            tally.videos += 1
+                todo.append((qid, text))
+        if not todo:
+            return
+        video = None
+        if problem is None:
+            try:  # check it is a video before any of its bytes go to a judge
+                await asyncio.to_thread(probe_video, v.path)
+                await self._load()
+                video = await asyncio.to_thread(self.judge.prepare, v.path, sha)
+            except JudgeError:
+                raise
+            except VRBenchError as e:
+                problem = f"video: {e}"
+        if problem is not None:
+            log.warning("%s seed %d: %s", v.case, v.seed, problem)
+            for qid, _ in todo:
+                self._keep(judgment_row(v.case, v.seed, qid, error=problem, error_kind="video", video_sha256=sha))
+            return
+        (qid, text), rest = todo[0], todo[1:]
+        asked = False
+        if not self._preflight_done:
+            async with self._first_lock:  # the run's very first question goes alone, and proves the judge works
+                if not self._preflight_done:
+                    await self._ask(video, v, qid, text, keys[qid], first=True)
+                    self._preflight_done = asked = True
+        if not asked:
+            await self._ask(video, v, qid, text, keys[qid])  # first alone: the server caches the video prefix ...
+        await asyncio.gather(*(self._ask(video, v, q, t, keys[q]) for q, t in rest))  # ... the rest reuse it
 
-    try:
-        await asyncio.gather(*(one_video(v) for v in videos))
-    finally:
-        bar.close()
-        await judge.aclose()
+    async def run(self, videos: list[_Video]) -> None:
+        from tqdm.auto import tqdm
+
+        self.slots = asyncio.Semaphore(self.concurrency)  # questions in flight
+        self.video_slots = asyncio.Semaphore(2 * self.concurrency)  # videos decoded and held in memory at once
+        self._load_lock, self._first_lock = asyncio.Lock(), asyncio.Lock()
+        self._preflight_done = False
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.bar = tqdm(total=sum(len(v.questions) for v in videos), desc=f"judge {self.judge.registry_name}", unit="q",
+                        disable=not self.progress, dynamic_ncols=True)
+        writer = asyncio.create_task(self._writer())
+        tasks = [asyncio.create_task(self._one_video(v)) for v in videos]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.queue.put_nowait(None)  # everything kept so far reaches the file, also when stopping
+            await writer
+            self.bar.close()
+            await self.judge.aclose()

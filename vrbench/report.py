@@ -20,7 +20,7 @@ from typing import Sequence
 from urllib.parse import quote
 
 from .errors import VRBenchError
-from .runstore import RunDir, atomic_write_bytes, iter_jsonl, parse_judgment, safe_name, video_name
+from .runstore import RunDir, atomic_write_bytes, iter_jsonl, parse_judgment, run_file, safe_name, video_name
 from .suite import Suite
 
 log = logging.getLogger(__name__)
@@ -302,6 +302,11 @@ def _write_model(site: _Site, run: RunResults, slug: str, suite: Suite, copy_vid
         for seed in sorted(seeds_by_case[c.id]):
             src_path = run.run.video_path(c.id, seed)
             src = None
+            try:  # a video symlinked from outside the run is never linked or copied into a published site
+                run_file(run.run.root, f"videos/{video_name(c.id, seed)}", str(run.run.videos_dir))
+            except VRBenchError as e:
+                log.warning("%s", e)
+                src_path = Path("(outside the run)")
             if src_path.is_file():
                 if copy_videos:
                     dst = site.out / "videos" / slug / video_name(c.id, seed)

@@ -252,21 +252,56 @@ class RunDir:
 # --- sharing a run between processes (ranks, shards, a judge next to a generator) -----------------
 
 
+_held_locks: dict[Path, int] = {}  # lock file -> how deep this process holds it
+
+
 @contextlib.contextmanager
 def run_lock(run_dir: str | Path, name: str = "run") -> Iterator[None]:
-    """An exclusive lock on ``<run_dir>/.<name>.lock`` shared by every process using the run (POSIX)."""
+    """An exclusive lock on ``<run_dir>/.<name>.lock`` shared by every process using the run (POSIX).
+
+    Re-entrant within a process (``vrbench run`` holds the judge lock around ``judge_run``, which
+    takes it too); flock alone would deadlock on a second open of the same file.
+    """
+    path = (Path(run_dir) / f".{name}.lock").resolve()
+    if _held_locks.get(path):
+        _held_locks[path] += 1
+        try:
+            yield
+        finally:
+            _held_locks[path] -= 1
+        return
     try:
         import fcntl
     except ImportError:  # no advisory locks (Windows): single-process use only
         yield
         return
-    path = Path(run_dir) / f".{name}.lock"
     with open(path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
+        _held_locks[path] = 1
         try:
             yield
         finally:
+            _held_locks.pop(path, None)
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def run_file(root: str | Path, name: object, where: str) -> Path:
+    """The file a run's own records name (``generations.jsonl``'s ``video``), confined to the run.
+
+    Run directories are shared and submitted: a path they name must be relative, without ``..``,
+    and resolve (symlinks followed) inside the run directory, so reading a run never reads, sends or
+    publishes a file from elsewhere. ``where`` (file:line) starts the one-line error.
+    """
+    if not isinstance(name, str) or not name:
+        raise VRBenchError(f"{where}: video: expected a path relative to the run directory, got {name!r}")
+    rel = Path(name)
+    if rel.is_absolute() or ".." in rel.parts or name.startswith("~"):
+        raise VRBenchError(f"{where}: video: {name!r} must be a path inside the run directory (no absolute path, no '..')")
+    base = Path(root).resolve()
+    target = (base / rel).resolve()
+    if not target.is_relative_to(base):
+        raise VRBenchError(f"{where}: video: {name!r} leads outside the run directory (through a symbolic link)")
+    return target
 
 
 def update_manifest(run_dir: str | Path, change: Callable[[dict], None]) -> dict:

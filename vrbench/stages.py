@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import VRBenchError
-from .runstore import RunDir, atomic_write_json
+from .runstore import RunDir, atomic_write_json, latest_generations
 from .scoring import INVALID, Answer, ScoringConfig, aggregate, score_video
 from .suite import Suite, load_suite
 
@@ -28,6 +28,21 @@ def suite_for_run(run: RunDir, suite_path: str | Path | None = None) -> Suite:
             "pass --suite with the suite the run used"
         )
     return suite
+
+
+def expected_pairs(run: RunDir, suite: Suite, generated: dict) -> set[tuple[str, int]]:
+    """The (case, seed) pairs a run set out to make: run.json's cases (else those with a generation row,
+    else the whole suite) times its seeds."""
+    manifest = run.read_manifest() or {}
+    known = {c.id for c in suite.cases}
+    cases = [c for c in (manifest.get("cases") or sorted({c for c, _ in generated}) or sorted(known)) if c in known]
+    seeds = [s for s in (manifest.get("seeds") or sorted({s for _, s in generated}) or [0]) if isinstance(s, int)]
+    return {(c, s) for c in cases for s in seeds}
+
+
+def missing_videos(expected: set[tuple[str, int]], generated: dict) -> int:
+    """How many expected pairs have no video: no generation row yet, or only a failed one."""
+    return sum(1 for pair in expected if not (generated.get(pair) or {}).get("video") or (generated.get(pair) or {}).get("error"))
 
 
 def score_run(run_dir: str | Path, judge: str, config: ScoringConfig = ScoringConfig(), suite_path: str | Path | None = None) -> dict:
@@ -77,13 +92,19 @@ def score_run(run_dir: str | Path, judge: str, config: ScoringConfig = ScoringCo
         config,
         expected_cases=expected,
     )
+    manifest = run.read_manifest() or {}
+    generated = latest_generations(run.root)
+    expected = expected_pairs(run, suite, generated)
     result = {
         "vrbench_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run": str(run.root),
         "judge": judge,
-        "model": ((run.read_manifest() or {}).get("generator") or {}).get("name"),
+        "model": (manifest.get("generator") or {}).get("name"),
         "suite": suite.info(),
+        # (case, seed) pairs of the run with no video (not generated yet, a dead shard, a failed generation)
+        "videos_missing": missing_videos(expected, generated),
+        "videos_expected": len(expected),
         **scores.to_dict(),
     }
     atomic_write_json(run.scores_file(judge), result)

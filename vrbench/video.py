@@ -152,6 +152,31 @@ def _sample_with_pyav(path: Path, num_frames: int):
     return np.stack(picked), wanted[: len(picked)], fps, total
 
 
+def probe_video(path: str | Path) -> dict:
+    """Check that ``path`` is a video before its bytes go anywhere: a container with a video stream
+    that has frames; its info, or a one-line error naming the path (a text file, an image, ...)."""
+    import av
+
+    path = Path(path)
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.video
+            fmt = container.format.name or ""
+            if not streams or fmt in ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "gif", "tty", "txt"):
+                raise VRBenchError(f"{path}: not a video (format {fmt or 'unknown'}, {len(streams)} video streams)")
+            s = streams[0]
+            frames = s.frames or sum(1 for p in container.demux(s) if p.size)
+    except VRBenchError:
+        raise
+    except FileNotFoundError:
+        raise VRBenchError(f"{path}: video not found") from None
+    except Exception as e:
+        raise VRBenchError(f"{path}: not a readable video ({type(e).__name__})") from None
+    if not frames:
+        raise VRBenchError(f"{path}: video has no frames")
+    return {"frames": frames, "fps": float(s.average_rate or 0), "width": s.width, "height": s.height, "format": fmt}
+
+
 def video_info(path: str | Path) -> dict:
     """Frame count, fps, width and height of a video (no decoding)."""
     import av

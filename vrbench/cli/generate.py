@@ -75,7 +75,7 @@ def _judge_and_score(args, run_dir: Path, judge_opts: dict, config) -> None:
     with run_lock(run_dir, "judge"):
         summary = judge_run(run_dir, args.judge, options=judge_opts, judge_url=args.judge_url,
                             concurrency=args.concurrency, suite_path=args.suite, cases=args.cases,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, max_failures=args.max_failures)
         print(f"judge {args.judge}: {summary['questions']} questions on {summary['videos']} videos "
               f"({summary['cache_hits']} from the cache), {summary['already_judged']} already judged")
         result = score_run(run_dir, args.judge, config, args.suite)

@@ -11,6 +11,8 @@ def add_judge_options(p) -> None:
     p.add_argument("--judge-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="a judge option, e.g. model=gpt-4.1, num_frames=16 (repeatable)")
     p.add_argument("--concurrency", type=int, default=8, metavar="N", help="questions in flight at once (default: 8)")
+    p.add_argument("--max-failures", type=int, default=20, metavar="K",
+                   help="stop after K requests in a row fail the same way (default: 20); answers so far are kept")
 
 
 def judge_options(args) -> dict:
@@ -29,14 +31,18 @@ def cmd_judge(args) -> int:
     summary = judge_run(
         args.run_dir, args.judge, options=options, judge_url=args.judge_url, concurrency=args.concurrency,
         suite_path=args.suite, cases=args.cases, progress=not args.no_progress, use_cache=not args.no_cache,
-        retry_errors=args.retry_errors,
+        retry_errors=args.retry_errors, rejudge=args.rejudge, max_failures=args.max_failures,
     )
     print(f"judge {summary['judge']}: {summary['videos']} videos, {summary['questions']} questions "
           f"({summary['cache_hits']} from the cache, {summary['requests']} requests), "
           f"{summary['already_judged']} already judged")
     print(f"answers: {summary['yes']} yes, {summary['no']} no, {summary['invalid']} invalid ({summary['errors']} errors)")
+    if summary["set_aside"]:
+        print(f"note: {summary['set_aside']} answers under the old settings were set aside; all questions were asked afresh")
     if summary["skipped_generation_errors"]:
         print(f"note: {summary['skipped_generation_errors']} videos failed to generate and were not judged")
+    if summary["missing_videos"]:
+        print(f"note: {summary['missing_videos']} (case, seed) pairs have no video yet and were not judged")
     print(f"wrote {summary['judgments']}")
     return 0
 
@@ -57,6 +63,8 @@ def register(sub) -> None:
     add_cases_option(p)
     p.add_argument("--suite", metavar="PATH", help="suite directory (default: the bundled VR-Bench)")
     p.add_argument("--retry-errors", action="store_true", help="ask again the questions whose request or video failed")
+    p.add_argument("--rejudge", action="store_true",
+                   help="the run was judged under other settings: set those answers aside and ask everything again")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the judge cache")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_judge)
