@@ -51,7 +51,8 @@ class TransformersJudge(Judge):
         self._lock = threading.Lock()
 
     def signature(self) -> dict[str, Any]:
-        return {**super().signature(), "model": self.model_id, "revision": self.revision, "dtype": self.dtype,
+        dtype = str(self._torch_dtype()).removeprefix("torch.")  # resolved: "auto" means another dtype on another device
+        return {**super().signature(), "model": self.model_id, "revision": self.revision, "dtype": dtype,
                 "max_new_tokens": self.max_new_tokens, "decoding": "greedy"}
 
     # -- loading --------------------------------------------------------------------------------
