@@ -12,7 +12,7 @@
    questions/s against a bare asyncio client posting the identical request bodies at the same
    concurrency (the ratio is the stage's overhead), the server's prefix-cache hit rate, and the prompt
    tokens the server counted (video parts merge frame pairs, so they cost fewer tokens than images).
-   Each pass judges videos of its own, so no pass finds another's prefixes in the server's cache.
+   Each pass judges videos of its own on an emptied prefix cache, so no pass profits from another.
 3. The time to decode 16 uniformly sampled frames (decord, only those frames) vs all 81 frames of an
    832x480 clip.
 """
@@ -94,7 +94,10 @@ async def _bare_client(url: str, videos: list[list[dict]], concurrency: int) -> 
     other seven together; ``concurrency`` requests in flight), with nothing else around them."""
     import asyncio
 
-    import httpx
+    try:  # the HTTP client the openai package itself uses (httpx2 in openai 3, httpx before)
+        import httpx2 as httpx
+    except ImportError:
+        import httpx
 
     slots = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=600, headers={"Authorization": "Bearer EMPTY"},
@@ -154,7 +157,8 @@ def real_vllm(tmp: Path, n_videos: int, concurrency: int = 8) -> None:
             for kind in ("bare", "stage"):
                 cases = all_cases[offset: offset + n_videos]  # fresh videos: no prefix left by an earlier pass
                 offset += n_videos
-                run = make_run(tmp / f"vllm-{frames_as}-{kind}", cases)
+                run = make_run(tmp / f"vllm-{frames_as}-{kind}", cases, shade=offset)
+                server.reset_prefix_cache()
                 before = server.metrics()
                 t0 = time.perf_counter()
                 if kind == "bare":

@@ -476,8 +476,9 @@ class Qwen3VLJudge(OpenAICompatibleJudge):
         elif self.constrain == "choice":
             extra["structured_outputs"] = {"choice": ["yes", "no"]}
         if self.trust_request_mm_kwargs and self.url and self.frames_as in ("mp4", "file"):
-            # the server decodes the file; ask its Qwen3-VL processor for our number of uniformly spaced frames
-            extra["mm_processor_kwargs"] = {"num_frames": self.num_frames, "do_sample_frames": True}
+            # the server decodes the file: its video loader samples our number of uniformly spaced frames
+            # (the loader's own setting; asking the HF processor to sample again fails on vLLM 0.32)
+            extra["media_io_kwargs"] = {"video": {"num_frames": self.num_frames}}
         if extra:
             params["extra_body"] = extra
         return params
@@ -495,7 +496,7 @@ class Qwen3VLJudge(OpenAICompatibleJudge):
         if sig.get("extra_body"):
             sig["extra_body"] = {k: v for k, v in sig["extra_body"].items() if k != "allowed_token_ids"} or None
         if self.frames_as in ("mp4", "file"):  # the server picks the frames: say whose settings they are
-            sig["server_sampling"] = (f"{self.num_frames} frames via mm_processor_kwargs" if self.trust_request_mm_kwargs
+            sig["server_sampling"] = (f"{self.num_frames} frames via media_io_kwargs" if self.trust_request_mm_kwargs
                                       else "the server's processor defaults")
         if self.frames_as == "video":
             sig["video_metadata"] = "true fps and indices" if self.trust_request_mm_kwargs and self.url else "server default (1 fps)"

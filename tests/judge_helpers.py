@@ -21,8 +21,10 @@ def moving_square(t: int = 9, h: int = 32, w: int = 64, seed: int = 0) -> np.nda
     return frames
 
 
-def make_run(root: Path, case_ids: list[str], seeds=(0,), failed: list[str] = ()) -> RunDir:
-    """A run with one tiny video per case x seed, and a generation error row for each case in ``failed``."""
+def make_run(root: Path, case_ids: list[str], seeds=(0,), failed: list[str] = (), shade: int = 0) -> RunDir:
+    """A run with one tiny video per case x seed, and a generation error row for each case in ``failed``.
+
+    Videos differ within a run; ``shade`` makes them differ from another run's too."""
     suite = load_suite()
     run = RunDir(root)
     atomic_write_json(run.run_file, {"vrbench_version": "test", "suite": suite.info(), "generator": {"name": "test-model"},
@@ -30,7 +32,7 @@ def make_run(root: Path, case_ids: list[str], seeds=(0,), failed: list[str] = ()
     rows = []
     for i, case in enumerate(case_ids):
         for seed in seeds:  # every video differs, so the judge cache cannot mix them up
-            path = write_video(run.video_path(case, seed), moving_square(seed=i + 3 * seed), fps=8)
+            path = write_video(run.video_path(case, seed), moving_square(seed=shade + i + 3 * seed), fps=8)
             rows.append({"case": case, "seed": seed, "video": f"videos/{video_name(case, seed)}", "sha256": sha256_file(path)})
     for case in failed:
         rows.append({"case": case, "seed": 0, "error": "CUDA out of memory"})
