@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 FAULTS = ("ok", "429", "500", "503", "401", "400", "drop", "garbage", "stall", "unreadable", "length", "content_filter",
-          "refusal", "quota", "think")
+          "refusal", "quota", "think", "empty")
 MODELS = ("stub-vlm", "gpt-4.1", "o4-mini", "gpt-5", "Qwen/Qwen3-VL-30B-A3B-Instruct")
 REASONING = re.compile(r"^(o\d|gpt-5)")
 
@@ -244,6 +244,8 @@ class StubServer:
                     message["content"], finish = "", "length"
                 elif fault == "content_filter":
                     message["content"], finish = None, "content_filter"
+                elif fault == "empty":
+                    message["content"] = ""
                 elif fault == "refusal":
                     message["content"], message["refusal"] = None, "I'm sorry, I can't help with that."
                 choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}

@@ -195,7 +195,8 @@ def test_the_stub_is_as_strict_as_the_openai_api(run, monkeypatch):
     assert not run.judgments_file("openai-compatible").exists()
 
 
-@pytest.mark.parametrize("fault,kind", [("length", "length"), ("content_filter", "content_filter"), ("refusal", "refusal")])
+@pytest.mark.parametrize("fault,kind", [("length", "length"), ("content_filter", "content_filter"), ("refusal", "refusal"),
+                                        ("empty", "empty")])
 def test_unusable_replies_are_error_rows_never_cached(run, fault, kind):
     with StubServer(faults=["ok", fault]) as server:
         judge_run(run.root, "openai-compatible", options=FAST, judge_url=server.url, cases=["DRF-01"], concurrency=1,
@@ -210,6 +211,14 @@ def test_unusable_replies_are_error_rows_never_cached(run, fault, kind):
         before = server.chat_requests
         again = judge_run(run.root, "openai-compatible", options=FAST, judge_url=server.url, cases=["DRF-01"], progress=False)
         assert server.chat_requests == before + 1 and again["cache_hits"] == 7 and again["errors"] == 0
+
+
+def test_an_old_vllm_is_refused_in_one_line(run):
+    with StubServer(vllm_version="0.10.1") as server:
+        with pytest.raises(VRBenchError, match="runs vLLM 0.10.1; qwen3-vl needs vLLM >= 0.11.0"):
+            judge_run(run.root, "qwen3-vl", judge_url=server.url, progress=False)
+        assert server.chat_requests == 0
+    assert not run.judgments_file("qwen3-vl").exists()
 
 
 def test_thinking_replies_are_read_after_the_reasoning(run):
