@@ -23,6 +23,7 @@ This module imports only the standard library at the top so the worker can run o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -40,6 +41,8 @@ BASE_MODEL = "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
 UPSTREAM_URL = "https://github.com/SAIS-FUXI/Omni-Video"
 #: where the upstream inference keeps each part, relative to ``omni_ckpts``
 TRANSFORMER_CHECKPOINT = "transformer/model.pt"
+#: where upstream's mixed-condition model (``OmniVideoMixedConditionModel``) keeps its Wan DiT
+DIT_PREFIX = "wan_model."
 #: Omni-Video's own text-to-video prompt template (tools/inference/inference.sh)
 PROMPT_PREFIX = "Generate a video about: "
 
@@ -64,14 +67,22 @@ def _error(message: str) -> Exception:
 def convert_transformer_state_dict(state_dict: dict[str, Any], expected_keys: Iterable[str]) -> dict[str, Any]:
     """Omni-Video's original-Wan-format DiT weights -> diffusers ``WanTransformer3DModel`` keys.
 
-    Renaming is diffusers' own Wan conversion table; the checkpoint's other modules (adapter, vision
-    head, visual-context adapter) are dropped with a log line; a missing DiT weight is an error.
+    Upstream saves ``model.pt`` from its mixed-condition model, whose DiT sits at ``.wan_model`` beside
+    the adapter, the vision head and the visual-context adapter: the DiT's keys are ``wan_model.*``.
+    Those are kept (prefix removed) and renamed with diffusers' own Wan conversion table; the other
+    modules are dropped with a log line; a missing DiT weight is an error. A bare Wan state dict (no
+    ``wan_model.`` keys) and a deepspeed ``module`` wrapper are taken as well.
     """
     from diffusers.loaders.single_file_utils import convert_wan_transformer_to_diffusers
 
     if "module" in state_dict and isinstance(state_dict["module"], dict):  # deepspeed wrapper
         state_dict = state_dict["module"]
     state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
+    dit = {k.removeprefix(DIT_PREFIX): v for k, v in state_dict.items() if k.startswith(DIT_PREFIX)}
+    if dit:
+        others = sorted({k.split(".", 1)[0] for k in state_dict if not k.startswith(DIT_PREFIX)})
+        log.info("Omni-Video checkpoint: the DiT is %s*; dropping %s", DIT_PREFIX, ", ".join(others) or "nothing")
+        state_dict = dit
     converted = convert_wan_transformer_to_diffusers(dict(state_dict))
     expected = set(expected_keys)
     kept = {k: v for k, v in converted.items() if k in expected}
@@ -111,22 +122,46 @@ def load_transformer(checkpoint: str | Path, *, base_model: str = BASE_MODEL, re
     if not checkpoint.is_file():
         raise _error(f"Omni-Video transformer checkpoint {checkpoint}: no such file (expected omni_ckpts/{TRANSFORMER_CHECKPOINT})")
     cache = Path(cache_dir or default_cache_dir()) / f"transformer-{_cache_key(checkpoint, base_model, revision)}"
-    if not (cache / "config.json").is_file():
-        log.info("converting the Omni-Video DiT %s to diffusers format (cached in %s)", checkpoint, cache)
-        config = WanTransformer3DModel.load_config(base_model, subfolder="transformer", revision=revision)
-        model = WanTransformer3DModel.from_config(config)
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(convert_transformer_state_dict(state, model.state_dict().keys()), strict=True)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=cache.parent))
-        try:
-            model.save_pretrained(tmp, safe_serialization=True)
-            os.replace(tmp, cache)  # atomic: a crash leaves no half-written cache
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        del model
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(cache.parent / f".{cache.name}.lock"):  # ranks under torchrun convert once, the others wait
+        if not (cache / "config.json").is_file():
+            log.info("converting the Omni-Video DiT %s to diffusers format (cached in %s)", checkpoint, cache)
+            config = WanTransformer3DModel.load_config(base_model, subfolder="transformer", revision=revision)
+            model = WanTransformer3DModel.from_config(config)
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            model.load_state_dict(convert_transformer_state_dict(state, model.state_dict().keys()), strict=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=cache.parent))
+            try:
+                model.save_pretrained(tmp, safe_serialization=True)
+                os.replace(tmp, cache)  # atomic: a crash leaves no half-written cache
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if not (cache / "config.json").is_file():
+                    raise
+                # another process (without a working lock, e.g. on a network file system) got there first:
+                # its copy is the same conversion, so use it
+                log.info("%s: converted by another process meanwhile; using its copy", cache)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            del model
     return WanTransformer3DModel.from_pretrained(cache, torch_dtype=torch_dtype)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """An exclusive advisory lock on ``path`` (POSIX; elsewhere no lock, and the rename check above decides)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def build_pipeline(checkpoint: str | Path, *, base_model: str = BASE_MODEL, revision: str | None = None,
@@ -249,14 +284,13 @@ def _worker_main(argv: list[str] | None = None) -> None:  # pragma: no cover - n
     """
     import argparse
 
-    import torch
-
     ap = argparse.ArgumentParser(description="Omni-Video context builder (runs in the upstream environment)")
     ap.add_argument("--repo", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--prompts", required=True, help="JSON list of prompts")
     ap.add_argument("--ckpt-dir", default=None)
     ns = ap.parse_args(argv)
+    import torch  # upstream's own torch, from here on
     sys.path[:0] = [ns.repo, os.path.join(ns.repo, "nets", "third_party"), os.path.join(ns.repo, "tools", "inference")]
     import generate as upstream_cli  # tools/inference/generate.py
     from nets.omni.omni_video_generator import OmniVideoGenerator

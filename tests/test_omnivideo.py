@@ -46,12 +46,28 @@ def omni(tmp_path_factory):
     parts["vae"].save_pretrained(base / "vae")
     parts["scheduler"].save_pretrained(base / "scheduler")
     parts["transformer"].save_config(base / "transformer")
-    state = to_original(parts["transformer"].state_dict())
-    state["adapter.query"] = torch.zeros(4, 8)  # Omni-Video's other modules live in the same file
-    state["adapter.layers.0.q.weight"] = torch.zeros(8, 8)
     (root / "ckpts" / "transformer").mkdir(parents=True)
-    torch.save({"module": state}, root / "ckpts" / "transformer" / "model.pt")
+    torch.save(upstream_layout(parts["transformer"].state_dict()), root / "ckpts" / "transformer" / "model.pt")
     return root, parts
+
+
+def upstream_layout(dit_state):
+    """A state dict laid out as upstream's model.pt: the state of its mixed-condition model, whose Wan DiT
+    is ``.wan_model`` (original Wan key names) beside the adapter, the AR vision head and the visual adapter."""
+    state = {f"wan_model.{k}": v for k, v in to_original(dit_state).items()}
+    state["adapter.query"] = torch.zeros(4, 8)
+    state["adapter.layers.0.q.weight"] = torch.zeros(8, 8)
+    state["ar_vision_head.proj.weight"] = torch.zeros(8, 8)
+    state["visual_context_adapter.proj.weight"] = torch.zeros(8, 8)
+    return state
+
+
+def test_conversion_takes_the_dit_of_upstreams_mixed_model(omni):
+    _, parts = omni
+    expected = parts["transformer"].state_dict()
+    converted = convert_transformer_state_dict(upstream_layout(expected), expected.keys())
+    assert converted.keys() == expected.keys()
+    assert all(torch.equal(converted[k], expected[k]) for k in expected)
 
 
 def test_conversion_uses_the_wan_table_and_drops_other_modules(omni):
@@ -118,3 +134,53 @@ def test_omni_video_needs_its_checkpoints(tmp_path):
     ContextStore(tmp_path).put(gen.prompt_prefix + "p", torch.zeros(2, 4), torch.zeros(2, 4))
     with pytest.raises(VRBenchError, match="ckpt_dir"):
         gen.generate([GenerationRequest("c", "p", 0)])
+
+
+def test_a_conversion_finished_by_another_process_is_used(omni, tmp_path, monkeypatch):
+    """Under torchrun every rank may convert; the one whose rename loses takes the winner's copy, not a crash."""
+    import os
+
+    from vrbench.generators import omnivideo
+
+    root, parts = omni
+    real_replace = os.replace
+
+    def another_rank_wins(src, dst):
+        from pathlib import Path
+
+        Path(dst).mkdir()
+        (Path(dst) / "config.json").write_text((Path(src) / "config.json").read_text())
+        for f in Path(src).glob("*.safetensors"):
+            (Path(dst) / f.name).write_bytes(f.read_bytes())
+        real_replace(src, dst)  # now fails: "Directory not empty"
+
+    monkeypatch.setattr(omnivideo.os, "replace", another_rank_wins)
+    dit = omnivideo.load_transformer(root / "ckpts", base_model=str(root / "base"), cache_dir=tmp_path / "cache")
+    assert all(torch.equal(dit.state_dict()[k], v) for k, v in parts["transformer"].state_dict().items())
+    assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")] == [
+        next((tmp_path / "cache").glob("transformer-*")).name]  # no temporary folder left behind
+
+
+def test_the_worker_module_needs_only_the_standard_library(tmp_path):
+    """The context worker runs as a script in upstream's environment, where vrbench, diffusers and numpy
+    are not installed: its module and its argument parsing import nothing but the standard library."""
+    import subprocess
+    import sys
+
+    from vrbench.generators import omnivideo
+
+    script = f"""
+import sys
+allowed = set(sys.stdlib_module_names)
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] not in allowed:
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Block())
+sys.argv = ["omnivideo.py", "--help"]
+import runpy
+runpy.run_path({str(omnivideo.__file__)!r}, run_name="__main__")
+"""
+    done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Omni-Video context builder" in done.stdout
