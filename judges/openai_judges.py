@@ -406,8 +406,8 @@ class GPTJudge(OpenAICompatibleJudge):
 
 YES_NO_WORDS = ("yes", "Yes", "YES", "no", "No", "NO")
 
-#: the oldest vLLM the qwen3-vl judge is known to work with (Qwen3-VL support, ``structured_outputs``)
-MIN_VLLM_VERSION = (0, 11, 0)
+#: the oldest vLLM the qwen3-vl judge accepts (as the ``vllm`` extra: Qwen3-VL, ``structured_outputs``); tested on 0.32
+MIN_VLLM_VERSION = (0, 12, 0)
 THINKING_BUDGET = 4096  # tokens for a thinking model's reasoning plus its answer
 
 

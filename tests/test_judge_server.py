@@ -215,7 +215,7 @@ def test_unusable_replies_are_error_rows_never_cached(run, fault, kind):
 
 def test_an_old_vllm_is_refused_in_one_line(run):
     with StubServer(vllm_version="0.10.1") as server:
-        with pytest.raises(VRBenchError, match="runs vLLM 0.10.1; qwen3-vl needs vLLM >= 0.11.0"):
+        with pytest.raises(VRBenchError, match="runs vLLM 0.10.1; qwen3-vl needs vLLM >= 0.12.0"):
             judge_run(run.root, "qwen3-vl", judge_url=server.url, progress=False)
         assert server.chat_requests == 0
     assert not run.judgments_file("qwen3-vl").exists()
