@@ -1,7 +1,10 @@
 """CogVideoX text-to-video through ``diffusers.CogVideoXPipeline``.
 
-Defaults follow the model cards: 480x720, 49 frames at 8 fps, 50 steps, guidance 6; CogVideoX-2B in
-float16, CogVideoX-5B in bfloat16 with dynamic CFG. The checkpoint's own scheduler is used.
+Defaults follow the model cards: 480x720, 49 frames at 8 fps, 50 steps, static guidance 6; CogVideoX-2B
+in float16, CogVideoX-5B in bfloat16, each with its checkpoint's own (DDIM) scheduler. Dynamic CFG
+(``use_dynamic_cfg=true``) is made for the DPM scheduler (CogVideo's own demo pairs them; under DDIM
+diffusers' cosine schedule makes the scale jump between 1 and 7 from step to step), so turning it on
+also switches to ``CogVideoXDPMScheduler`` (trailing timesteps); the signature names the scheduler.
 """
 
 from __future__ import annotations
@@ -54,9 +57,17 @@ class CogVideoXGenerator(DiffusersVideoGenerator):
     def configure_pipeline(self, pipe) -> None:
         if self.settings["vae_tiling"]:  # saves memory; tiles are blended, so pixels change slightly
             pipe.vae.enable_tiling()
+        if self.settings["use_dynamic_cfg"]:
+            from diffusers import CogVideoXDPMScheduler
+
+            pipe.scheduler = CogVideoXDPMScheduler.from_config(pipe.scheduler.config, timestep_spacing="trailing")
 
     def call_kwargs(self) -> dict[str, Any]:
         return {"use_dynamic_cfg": bool(self.settings["use_dynamic_cfg"])}
+
+    def signature(self) -> dict[str, Any]:
+        scheduler = "CogVideoXDPMScheduler (trailing)" if self.settings["use_dynamic_cfg"] else "the checkpoint's"
+        return {**super().signature(), "scheduler": scheduler}
 
 
 @register_generator("cogvideox-2b")
@@ -69,7 +80,6 @@ class CogVideoX2B(CogVideoXGenerator):
 
 @register_generator("cogvideox-5b")
 class CogVideoX5B(CogVideoXGenerator):
-    """CogVideoX-5B (diffusers), 480x720, 49 frames at 8 fps, bfloat16, dynamic CFG."""
+    """CogVideoX-5B (diffusers), 480x720, 49 frames at 8 fps, bfloat16, static guidance 6."""
 
     default_model = "THUDM/CogVideoX-5b"
-    defaults = {**_COGVIDEOX, "use_dynamic_cfg": True}

@@ -332,8 +332,6 @@ class TinyCogVideoX(CogVideoXGenerator):
         batch_size: int = 1,
     ):
         self.layout, self.hidden_size, self.weights_seed = layout, hidden_size, weights_seed
-        if use_dynamic_cfg is None:
-            use_dynamic_cfg = layout == "5b"
         super().__init__(steps=steps, guidance=guidance, use_dynamic_cfg=use_dynamic_cfg, height=height, width=width,
                          frames=frames, fps=fps, negative_prompt=negative_prompt, dtype=dtype, device=device,
                          batch_size=batch_size)

@@ -4,7 +4,8 @@ Defaults follow the model cards and the Wan team's configs: 480x832, 81 frames a
 steps for Wan2.1 (the Lumos-Nexus paper's setting); Wan2.2-T2V-A14B has two experts switched at
 ``boundary_ratio`` 0.875 with guidance 4 (high noise) / 3 (low noise) and 40 steps; Wan2.2-TI2V-5B has
 its own 48-channel VAE, 704x1280, 121 frames at 24 fps. The flow shift is always set explicitly on the
-UniPC scheduler rather than trusting the checkpoint's scheduler config. The VAE runs in float32.
+UniPC scheduler rather than trusting the checkpoint's scheduler config: for Wan2.1, 3.0 at 480p and
+5.0 at 720p and above, as its model cards say. The VAE runs in float32.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class WanGenerator(DiffusersVideoGenerator):
     defaults = _WAN21
     #: two experts (Wan2.2-A14B): ``guidance_2`` applies to the low-noise one
     two_stage = False
+    #: the default flow shift from 720p up (Wan2.1's model cards: 3.0 at 480p, 5.0 at 720p); None: one shift
+    flow_shift_720p: float | None = 5.0
 
     def __init__(
         self,
@@ -61,6 +64,9 @@ class WanGenerator(DiffusersVideoGenerator):
         )
         if not self.two_stage:
             self.settings.pop("guidance_2")
+        s = self.settings
+        if flow_shift is None and self.flow_shift_720p is not None and min(s["height"], s["width"]) >= 720:
+            s["flow_shift"] = self.flow_shift_720p
 
     def build_pipeline(self, torch_dtype):
         import torch
@@ -107,6 +113,7 @@ class Wan22T2VA14B(WanGenerator):
     default_model = "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
     defaults = {**_WAN21, "steps": 40, "guidance": 4.0, "guidance_2": 3.0, "flow_shift": 12.0}
     two_stage = True
+    flow_shift_720p = None
 
 
 @register_generator("wan2.2-ti2v-5b")
@@ -116,3 +123,4 @@ class Wan22TI2V5B(WanGenerator):
     default_model = "Wan-AI/Wan2.2-TI2V-5B-Diffusers"
     defaults = {**_WAN21, "flow_shift": 5.0, "height": 704, "width": 1280, "frames": 121, "fps": 24.0}
     size_multiple = 32  # 16x VAE x 2x2 patches
+    flow_shift_720p = None

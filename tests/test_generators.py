@@ -38,6 +38,36 @@ def test_signatures_hold_every_pixel_setting():
     assert get_generator("wan2.1-t2v-14b")(steps=4).signature()["steps"] == 4
 
 
+def test_wan21_flow_shift_follows_the_resolution():
+    """Wan2.1's model cards: shift 3.0 at 480p, 5.0 at 720p; an explicit shift always wins."""
+    wan = get_generator("wan2.1-t2v-14b")
+    assert wan().signature()["flow_shift"] == 3.0
+    assert wan(height=720, width=1280).signature()["flow_shift"] == 5.0
+    assert wan(height=720, width=1280, flow_shift=4.0).signature()["flow_shift"] == 4.0
+    assert get_generator("wan2.2-t2v-a14b")(height=720, width=1280).signature()["flow_shift"] == 12.0
+
+
+def test_cogvideox_5b_static_guidance_by_default_and_dpm_with_dynamic_cfg(saved_pipelines, monkeypatch):
+    """Dynamic CFG is made for the DPM scheduler: off by default (the model card's static 6); on, it brings DPM."""
+    from vrbench.generators.tiny import TINY_MAX_SEQUENCE_LENGTH
+
+    cls = get_generator("cogvideox-5b")
+    sig = cls().signature()
+    assert sig["use_dynamic_cfg"] is False and sig["guidance"] == 6.0 and sig["scheduler"] == "the checkpoint's"
+    monkeypatch.setattr(cls, "max_sequence_length", TINY_MAX_SEQUENCE_LENGTH)
+    static = cls(model_path=str(saved_pipelines / "cog"), steps=2, height=32, width=32, frames=9, device="cpu")
+    static.load()
+    assert type(static.pipe.scheduler).__name__ == "CogVideoXDDIMScheduler"  # the checkpoint's own
+    dynamic = cls(model_path=str(saved_pipelines / "cog"), steps=2, height=32, width=32, frames=9, device="cpu",
+                  use_dynamic_cfg=True)
+    assert dynamic.signature()["scheduler"] == "CogVideoXDPMScheduler (trailing)"
+    dynamic.load()
+    assert type(dynamic.pipe.scheduler).__name__ == "CogVideoXDPMScheduler"
+    assert dynamic.pipe.scheduler.config.timestep_spacing == "trailing"
+    (video,) = dynamic.generate(REQUESTS[:1])
+    assert video.frames.shape == (9, 32, 32, 3)
+
+
 def test_bad_options_are_one_line_errors(tmp_path):
     cls = get_generator("wan2.1-t2v-14b")
     with pytest.raises(VRBenchError, match="has no option 'stepz'"):
