@@ -53,7 +53,11 @@ WAN21 = {
 }
 LATENT_480P = (1, 16, 21, 60, 104)  # 832x480, 81 frames through Wan's VAE (8x space, 4x time)
 REAL_SIZE = dict(height=480, width=832, num_frames=81)
-TEXT_TOKENS = 512
+TEXT_TOKENS = 512  # Wan's UMT5 context
+#: the context each model of the Lumos-Nexus pair attends to: Omni-Video's DiT (the fine-tuned 1.3B)
+#: cross-attends over its padded 2560-token context (VLM adapter output, special tokens and UMT5), the
+#: 14B over Wan's 512 tokens
+CONTEXT_TOKENS = {"1.3B": 2560, "14B": TEXT_TOKENS}
 PROMPT = "a red ball rolls off a table"
 
 # The tiny pair: a 1280-token latent, heads of 64 channels (Wan uses 128; with the test-sized 12-channel
@@ -159,7 +163,8 @@ def real_shaped_pair(device: str, real_ratio: float) -> tuple[WanDenoiser, "torc
 
     A forward's time does not depend on the weights' values, so no download is needed; the pair takes
     about 31 GB of GPU memory. They share a tiny VAE (never used: nothing is decoded) and a one-layer
-    text encoder of the real width (4096) and length (512 tokens).
+    text encoder of the real width (4096) and each model's context length (2560 tokens for the small
+    model, Omni-Video's context; 512 for the 14B).
     """
     from diffusers import WanPipeline, WanTransformer3DModel
 
@@ -179,7 +184,7 @@ def real_shaped_pair(device: str, real_ratio: float) -> tuple[WanDenoiser, "torc
         finally:
             torch.set_default_dtype(default_dtype)
         pipe = WanPipeline(transformer=transformer, scheduler=wan_scheduler(3.0), **shared).to(device)
-        views[name] = WanDenoiser(pipe, device=device, max_sequence_length=TEXT_TOKENS)
+        views[name] = WanDenoiser(pipe, device=device, max_sequence_length=CONTEXT_TOKENS[name])
     z0 = views["14B"].prepare_latents(1, generator=seeded_generator(0), **REAL_SIZE)
     shapes = f"1.3B vs 14B transformers (random bf16 weights), {tuple(z0.shape[2:])} latent"
     return views["14B"], z0, [Pair("Wan2.1 shapes", shapes, views["1.3B"], real_ratio, real_ratio)]
@@ -218,12 +223,14 @@ def main() -> None:
 
     print(f"fusion on a 1x16x21x60x104 latent: {fusion_ms(device, 10):.1f} ms (fastest of 10)")
 
-    real = {name: forward_flops(cfg, LATENT_480P, (1, TEXT_TOKENS, cfg["text_dim"])) for name, cfg in WAN21.items()}
+    real = {name: forward_flops(cfg, LATENT_480P, (1, CONTEXT_TOKENS[name], cfg["text_dim"])) for name, cfg in WAN21.items()}
+    plain_small = forward_flops(WAN21["1.3B"], LATENT_480P, (1, TEXT_TOKENS, WAN21["1.3B"]["text_dim"]))
     real_ratio = real["1.3B"] / real["14B"]
     print(f"Wan2.1-T2V at 832x480x81, FLOPs per forward (published configs, attention counted): "
-          f"1.3B {real['1.3B'] / 1e12:.0f} T, 14B {real['14B'] / 1e12:.0f} T, ratio {real_ratio:.3f} "
-          f"(by size {PARAMETER_RATIO:.3f}); an exact bridge costs >= 1 + {real_ratio:.3f} - 1/{steps} = "
-          f"{1 + real_ratio - 1 / steps:.3f}x the 14B alone (paper: 40.5 / 35.1 = 1.15x)")
+          f"1.3B {plain_small / 1e12:.0f} T with Wan's 512-token context ({plain_small / real['14B']:.3f} of the 14B), "
+          f"{real['1.3B'] / 1e12:.0f} T with Omni-Video's 2560-token context; 14B {real['14B'] / 1e12:.0f} T; "
+          f"Lumos-Nexus ratio {real_ratio:.3f} (by size {PARAMETER_RATIO:.3f}); an exact bridge costs >= 1 + "
+          f"{real_ratio:.3f} - 1/{steps} = {1 + real_ratio - 1 / steps:.3f}x the 14B alone (paper: 40.5 / 35.1 = 1.15x)")
 
     if device.startswith("cuda") and not args.real_shapes:
         print("note: tiny models leave a GPU idle between kernel launches; --real-shapes times the real shapes")

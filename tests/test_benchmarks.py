@@ -42,6 +42,10 @@ def test_real_wan21_flop_ratio_at_480p(upfb_cost):
     flops = {name: upfb_cost.forward_flops(cfg, upfb_cost.LATENT_480P, (1, 512, 4096)) for name, cfg in upfb_cost.WAN21.items()}
     assert 0.165 < flops["1.3B"] / flops["14B"] < 0.172
     assert 1.6e15 < flops["14B"] < 1.75e15
+    # Omni-Video's DiT (the small model of Lumos-Nexus) cross-attends over 2560 tokens: it costs more
+    assert upfb_cost.CONTEXT_TOKENS == {"1.3B": 2560, "14B": 512}
+    omni = upfb_cost.forward_flops(upfb_cost.WAN21["1.3B"], upfb_cost.LATENT_480P, (1, 2560, 4096))
+    assert 0.174 < omni / flops["14B"] < 0.178
 
 
 def test_ffn_width_is_solved_for_a_target_ratio(upfb_cost):
