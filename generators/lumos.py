@@ -243,8 +243,9 @@ class _OmniWanBridge(_OmniVideoOptions, BridgedGenerator):
         return self._omni_signature()
 
     def _large_adapter_instance(self):
+        # the bridge's size, so the adapter's default shift is the one for this resolution (Wan2.1: 5.0 from 720p)
         return self.large_adapter(model_path=self.large_model_path, revision=self.large_revision, flow_shift=self.flow_shift,
-                                  dtype=self.dtype, device=self.device)
+                                  height=self.height, width=self.width, dtype=self.dtype, device=self.device)
 
     def _large_denoiser(self, pipe, device):
         from .bridge import WanDenoiser
@@ -264,7 +265,7 @@ class _OmniWanBridge(_OmniVideoOptions, BridgedGenerator):
 
     def signature(self):
         sig = super().signature()
-        sig["large"]["flow_shift"] = self.flow_shift if self.flow_shift is not None else self.large_adapter.defaults["flow_shift"]
+        sig["large"]["flow_shift"] = self._large_adapter_instance().settings["flow_shift"]
         return sig
 
 

@@ -37,6 +37,10 @@ def test_defaults_are_the_papers():
     assert sig["large"]["model"] == "Wan-AI/Wan2.1-T2V-14B-Diffusers"
     assert get_generator("lumos-nexus-wan2.2")().signature()["large"]["model"] == "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
     assert get_generator("cogvideox-bridge")().signature()["small"]["model"] == "THUDM/CogVideoX-2b"
+    # the large model's shift follows the bridge's resolution, as Wan2.1 alone does at that size
+    assert sig["large"]["flow_shift"] == 3.0
+    assert get_generator("lumos-nexus")(height=720, width=1280).signature()["large"]["flow_shift"] == 5.0
+    assert get_generator("lumos-nexus")(height=720, width=1280, flow_shift=4.0).signature()["large"]["flow_shift"] == 4.0
 
 
 @pytest.mark.parametrize("pair, match", [(["gamma_w=-1"], "gamma_w"), (["steps=1"], "steps"), (["rms=maybe"], "rms"),
