@@ -233,3 +233,106 @@ def test_cogvideox_2b_to_5b_bridge_runs(cog):
                          guidance_large=6.0, fusion=UPFBFusion(UPFBConfig()), generator=g, progress=False)
     frames = large.decode(out)
     assert frames.shape[0] == 1 and frames.shape[2:] == (16, 16, 3) and np.isfinite(frames).all()
+
+
+# -- wiring that a mutation of the loop or the generator cannot pass (issue 12) ---------------------
+
+
+class _RecordingDenoiser:
+    """A denoiser that records what it is asked: its conditioning is tagged with its own name, its
+    stepper has its own (decoy, for the small model) timesteps, and its velocity is a fixed field."""
+
+    def __init__(self, name: str, timesteps: list[float], log: list):
+        self.name, self.log = name, log
+        self.timesteps = torch.tensor(timesteps)
+        self.device, self.batch_cfg, self.pipe = "cpu", True, None
+        self.steppers = 0
+
+    def encode(self, prompt, negative_prompt=""):
+        from vrbench.generators.bridge import Conditioning
+
+        self.log.append((self.name, "encode", prompt))
+        tag = torch.tensor([1.0 if self.name == "small" else 2.0])
+        return Conditioning(tag, -tag)
+
+    def guided_velocity(self, latents, t, cond, guidance_scale):
+        self.log.append((self.name, "velocity", float(cond.cond[0]), float(guidance_scale), float(t)))
+        return torch.full_like(latents, 0.1 if self.name == "small" else -0.1)
+
+    def new_stepper(self, num_steps, generator):
+        self.steppers += 1
+        owner = self
+
+        class Stepper:
+            timesteps = owner.timesteps[:num_steps]
+
+            def step(self, prediction, index, latents):
+                owner.log.append((owner.name, "step", index))
+                return latents + 0.01 * prediction
+
+        return Stepper()
+
+    def prepare_latents(self, batch, height, width, num_frames, generator):
+        return torch.zeros(batch, 4, 2, height // 8, width // 8)
+
+    def decode(self, latents):
+        return np.zeros((latents.shape[0], 5, 8, 8, 3), np.float32)
+
+    def latent_space(self):
+        return {"vae.class": "same"}
+
+
+def test_each_model_gets_its_own_conditioning_guidance_and_the_large_schedule():
+    """Through the registered generator: the small model sees only its own prompt encoding and guidance,
+    every step is the large scheduler's at the large scheduler's timesteps (the small's are a decoy)."""
+    from vrbench.generators import get_generator
+    from vrbench.generators.base import GenerationRequest
+
+    log: list = []
+    small = _RecordingDenoiser("small", [990.0, 660.0, 330.0], log)  # decoy schedule: never to be used
+    large = _RecordingDenoiser("large", [999.0, 750.0, 500.0], log)
+    gen = get_generator("cogvideox-bridge")(steps=3, height=16, width=16, frames=5, fps=8.0, guidance=6.0,
+                                            guidance_small=2.5)
+    gen.with_denoisers(small, large)
+    gen.generate([GenerationRequest("c", "a ball rolls", 0)])
+    velocities = [e for e in log if e[1] == "velocity"]
+    assert {(who, tag, g) for who, _, tag, g, _ in velocities} == {("small", 1.0, 2.5), ("large", 2.0, 6.0)}
+    assert sorted({t for *_, t in velocities}) == [500.0, 750.0, 999.0]
+    assert [e for e in log if e[1] == "step"] == [("large", "step", i) for i in range(3)]
+    assert small.steppers == 0 and large.steppers == 1
+
+
+def _vp(alphas_cumprod, scaling_factor):
+    return VPParameterisation(tuple(float(a) for a in alphas_cumprod), float(scaling_factor))
+
+
+def test_reparameterised_small_model_sees_its_own_state_and_timestep():
+    """An oracle inner model that returns the exact v-prediction for a known clean latent and noise, and
+    checks that it is shown its own state: the conversion must rescale the latent, tell it its own
+    timestep, and convert the prediction back exactly (CogVideoX-2B inside a 5B loop)."""
+    from vrbench.generators.bridge import Denoiser
+
+    steps = torch.arange(1000, dtype=torch.float64)
+    inner_param = _vp(torch.cos((steps / 1000 + 0.008) / 1.008 * torch.pi / 2) ** 2, 1.15258426)  # "2B"
+    outer_param = _vp(torch.linspace(0.9999, 0.02, 1000), 0.7)  # "5B": another table, another latent scale
+    g = torch.Generator().manual_seed(0)
+    x, eps = torch.randn(1, 4, 2, 3, 3, generator=g, dtype=torch.float64), torch.randn(1, 4, 2, 3, 3, generator=g, dtype=torch.float64)
+
+    class Oracle(Denoiser):
+        seen: list = []
+
+        def guided_velocity(self, latents, t, cond, guidance_scale):
+            ab = inner_param.alpha_bar(float(t))
+            a, b = ab ** 0.5, (1 - ab) ** 0.5
+            expected_state = a * inner_param.scaling_factor * x + b * eps
+            self.seen.append(float((latents.double() - expected_state).abs().max()))
+            return a * eps - b * inner_param.scaling_factor * x
+
+    view = Reparameterised(Oracle(None), inner_param, outer_param)
+    for t_outer in (100.0, 400.0, 700.0):
+        ab = outer_param.alpha_bar(t_outer)
+        a, b = ab ** 0.5, (1 - ab) ** 0.5
+        z = a * outer_param.scaling_factor * x + b * eps
+        v = view.guided_velocity(z, torch.tensor(t_outer), None, 1.0).double()
+        assert torch.allclose(v, a * eps - b * outer_param.scaling_factor * x, atol=1e-5), t_outer
+    assert max(Oracle.seen) < 1e-5  # the inner model was shown exactly its own state at its own timestep
