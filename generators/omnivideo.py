@@ -23,7 +23,6 @@ This module imports only the standard library at the top so the worker can run o
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -123,7 +122,9 @@ def load_transformer(checkpoint: str | Path, *, base_model: str = BASE_MODEL, re
         raise _error(f"Omni-Video transformer checkpoint {checkpoint}: no such file (expected omni_ckpts/{TRANSFORMER_CHECKPOINT})")
     cache = Path(cache_dir or default_cache_dir()) / f"transformer-{_cache_key(checkpoint, base_model, revision)}"
     cache.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(cache.parent / f".{cache.name}.lock"):  # ranks under torchrun convert once, the others wait
+    from vrbench.runstore import file_lock
+
+    with file_lock(cache.parent / f".{cache.name}.lock"):  # ranks under torchrun convert once, the others wait
         if not (cache / "config.json").is_file():
             log.info("converting the Omni-Video DiT %s to diffusers format (cached in %s)", checkpoint, cache)
             config = WanTransformer3DModel.load_config(base_model, subfolder="transformer", revision=revision)
@@ -138,7 +139,7 @@ def load_transformer(checkpoint: str | Path, *, base_model: str = BASE_MODEL, re
                 shutil.rmtree(tmp, ignore_errors=True)
                 if not (cache / "config.json").is_file():
                     raise
-                # another process (without a working lock, e.g. on a network file system) got there first:
+                # another process (where flock does not work, e.g. on some network file systems) got there first:
                 # its copy is the same conversion, so use it
                 log.info("%s: converted by another process meanwhile; using its copy", cache)
             except BaseException:
@@ -146,22 +147,6 @@ def load_transformer(checkpoint: str | Path, *, base_model: str = BASE_MODEL, re
                 raise
             del model
     return WanTransformer3DModel.from_pretrained(cache, torch_dtype=torch_dtype)
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    """An exclusive advisory lock on ``path`` (POSIX; elsewhere no lock, and the rename check above decides)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def build_pipeline(checkpoint: str | Path, *, base_model: str = BASE_MODEL, revision: str | None = None,

@@ -234,6 +234,10 @@ def _http_json(url: str, api_key: str | None, timeout: float, body: dict | None 
         return status, None
 
 
+def _unreachable(url: str, e: BaseException) -> JudgeError:
+    return JudgeError(f"judge server {url} cannot be reached ({getattr(e, 'reason', e)}); is it running? check --judge-url")
+
+
 def _server_message(payload: Any) -> str:
     if isinstance(payload, dict):
         err = payload.get("error") if isinstance(payload.get("error"), dict) else payload
@@ -251,8 +255,7 @@ def check_server(url: str, model: str, api_key: str | None, *, timeout: float = 
     try:
         status, payload = _http_json(models_url, api_key, timeout)
     except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise JudgeError(f"judge server {url} cannot be reached ({reason}); is it running? check --judge-url") from None
+        raise _unreachable(url, e) from None
     if status in (401, 403):
         raise JudgeError(f"judge server {url} refused the API key (HTTP {status}: {_server_message(payload)})")
     if status == 404 or not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
@@ -572,7 +575,7 @@ def _server_version(root: str, api_key: str) -> str | None:
     try:
         status, payload = _http_json(f"{root}/version", api_key, 15.0)
     except (urllib.error.URLError, OSError) as e:
-        raise JudgeError(f"judge server {root} cannot be reached ({getattr(e, 'reason', e)}); is it running? check --judge-url") from None
+        raise _unreachable(root, e) from None
     if status == 200 and isinstance(payload, dict) and isinstance(payload.get("version"), str):
         return payload["version"]
     return None

@@ -19,7 +19,6 @@ Quirks of that environment, each handled below:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -90,13 +89,11 @@ def venv_env(**extra: str) -> dict[str, str]:
 @contextlib.contextmanager
 def _locked(name: str):
     """One builder at a time (two pytest sessions on the same clone must not build into each other)."""
+    from vrbench.runstore import file_lock
+
     CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(CACHE / f"{name}.lock"):
+        yield
 
 
 def _run(cmd: list, log: Path, what: str, timeout: float = 1800) -> None:

@@ -101,13 +101,14 @@ def _videos_to_judge(run: RunDir, suite, done: set[tuple[str, int, str]], cases:
         except VRBenchError as e:
             path, problem = None, str(e)
         videos.append(_Video(case_id, seed, path, case.prompt, todo, problem))
-    expected = {(c, s) for c, s in expected_pairs(run, suite, latest) if c in wanted}
+    expected = {(c, s) for c, s in expected_pairs(run.read_manifest() or {}, suite, latest) if c in wanted}
     missing = sum(1 for pair in expected if pair not in latest)  # failed rows are counted as failed above
     return videos, failed, missing
 
 
-def _record_signature(run: RunDir, judge: str, signature: dict, has_rows: bool, rejudge: bool) -> int:
-    """Record the judge's signature in run.json; refuse (one line) answers under another signature.
+def _record_signature(run: RunDir, judge: str, signature: dict, n_rows: int, rejudge: bool) -> int:
+    """Record the judge's signature in run.json; refuse (one line) the ``n_rows`` answers already in the
+    judgments file when they were given under another signature.
 
     With ``rejudge`` the old judgments file is set aside (kept beside it) and the run is judged
     afresh into the same file; returns how many old rows were set aside.
@@ -119,18 +120,17 @@ def _record_signature(run: RunDir, judge: str, signature: dict, has_rows: bool, 
         nonlocal set_aside
         judges = manifest.setdefault("judges", {})
         old = judges.get(judge)
-        if has_rows and old != signature:
+        if n_rows and old != signature:
             changed = sorted(k for k in set(old or {}) | set(signature) if (old or {}).get(k) != signature.get(k))
             if not rejudge:
-                n = sum(1 for _ in iter_jsonl(path))
                 raise VRBenchError(
-                    f"{path}: its {n} answers were given under other '{judge}' settings ({', '.join(changed) or 'unrecorded'} "
+                    f"{path}: its {n_rows} answers were given under other '{judge}' settings ({', '.join(changed) or 'unrecorded'} "
                     "differ, e.g. from an older vrbench); they stay valid for `vrbench score`. To add to them, rerun "
                     "with the settings in run.json; to re-judge the whole run with the current settings, add --rejudge "
                     "(the old file is kept beside the new one)")
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             backup = path.with_name(f"{path.name}.replaced-{stamp}")
-            set_aside = sum(1 for _ in iter_jsonl(path))
+            set_aside = n_rows
             path.rename(backup)
             log.warning("%s: %d answers under the old settings moved to %s; judging afresh", path, set_aside, backup.name)
         judges[judge] = signature
@@ -192,9 +192,10 @@ def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: st
     with run_lock(run.root, "judge"):
         path = run.judgments_file(judge)
         dropped = _drop_error_rows(path) if retry_errors else 0
-        has_rows = path.exists() and any(True for _ in iter_jsonl(path))
-        set_aside = _record_signature(run, judge, signature, has_rows, rejudge)
         done = {(r["case"], r["seed"], r["question"]) for _, r in iter_jsonl(path)} if path.exists() else set()
+        set_aside = _record_signature(run, judge, signature, len(done), rejudge)
+        if set_aside:  # the old answers went aside with their file
+            done = set()
         already = len(done)
         videos, failed, missing = _videos_to_judge(run, suite, done, cases)
         if failed:

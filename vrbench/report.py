@@ -304,10 +304,11 @@ def _write_model(site: _Site, run: RunResults, slug: str, suite: Suite, copy_vid
             src = None
             try:  # a video symlinked from outside the run is never linked or copied into a published site
                 run_file(run.run.root, f"videos/{video_name(c.id, seed)}", str(run.run.videos_dir))
+                publish = src_path.is_file()
             except VRBenchError as e:
                 log.warning("%s", e)
-                src_path = Path("(outside the run)")
-            if src_path.is_file():
+                publish = False
+            if publish:
                 if copy_videos:
                     dst = site.out / "videos" / slug / video_name(c.id, seed)
                     dst.parent.mkdir(parents=True, exist_ok=True)

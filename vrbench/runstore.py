@@ -256,13 +256,14 @@ _held_locks: dict[Path, int] = {}  # lock file -> how deep this process holds it
 
 
 @contextlib.contextmanager
-def run_lock(run_dir: str | Path, name: str = "run") -> Iterator[None]:
-    """An exclusive lock on ``<run_dir>/.<name>.lock`` shared by every process using the run (POSIX).
+def file_lock(path: str | Path) -> Iterator[None]:
+    """An exclusive advisory lock on the file ``path`` (created if missing, in an existing folder), shared by
+    every process (POSIX).
 
     Re-entrant within a process (``vrbench run`` holds the judge lock around ``judge_run``, which
     takes it too); flock alone would deadlock on a second open of the same file.
     """
-    path = (Path(run_dir) / f".{name}.lock").resolve()
+    path = Path(path).resolve()
     if _held_locks.get(path):
         _held_locks[path] += 1
         try:
@@ -283,6 +284,11 @@ def run_lock(run_dir: str | Path, name: str = "run") -> Iterator[None]:
         finally:
             _held_locks.pop(path, None)
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def run_lock(run_dir: str | Path, name: str = "run"):
+    """The lock ``<run_dir>/.<name>.lock`` that every process using the run shares (see :func:`file_lock`)."""
+    return file_lock(Path(run_dir) / f".{name}.lock")
 
 
 def run_file(root: str | Path, name: object, where: str) -> Path:

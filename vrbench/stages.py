@@ -30,10 +30,9 @@ def suite_for_run(run: RunDir, suite_path: str | Path | None = None) -> Suite:
     return suite
 
 
-def expected_pairs(run: RunDir, suite: Suite, generated: dict) -> set[tuple[str, int]]:
-    """The (case, seed) pairs a run set out to make: run.json's cases (else those with a generation row,
-    else the whole suite) times its seeds."""
-    manifest = run.read_manifest() or {}
+def expected_pairs(manifest: dict, suite: Suite, generated: dict) -> set[tuple[str, int]]:
+    """The (case, seed) pairs a run set out to make: its run.json's cases (else those with a generation
+    row, else the whole suite) times its seeds."""
     known = {c.id for c in suite.cases}
     cases = [c for c in (manifest.get("cases") or sorted({c for c, _ in generated}) or sorted(known)) if c in known]
     seeds = [s for s in (manifest.get("seeds") or sorted({s for _, s in generated}) or [0]) if isinstance(s, int)]
@@ -94,7 +93,7 @@ def score_run(run_dir: str | Path, judge: str, config: ScoringConfig = ScoringCo
     )
     manifest = run.read_manifest() or {}
     generated = latest_generations(run.root)
-    expected = expected_pairs(run, suite, generated)
+    expected = expected_pairs(manifest, suite, generated)
     result = {
         "vrbench_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
