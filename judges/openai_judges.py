@@ -241,7 +241,7 @@ def _unreachable(url: str, e: BaseException) -> JudgeError:
 def _server_message(payload: Any) -> str:
     if isinstance(payload, dict):
         err = payload.get("error") if isinstance(payload.get("error"), dict) else payload
-        return str(err.get("message") or "")[:300]
+        return " ".join(str(err.get("message") or "").split())[:300]  # one line, whatever the server sent
     return ""
 
 
