@@ -49,6 +49,10 @@ class Generator:
     #: set it per instance from an option
     batch_size: int = 1
 
+    def prepare(self, requests: Sequence[GenerationRequest]) -> None:
+        """Called once with every request this process will generate, before ``load()``: work that needs
+        the GPU to itself or runs in another process (e.g. Omni-Video's conditioning). Optional."""
+
     def load(self) -> None:
         """Import heavy libraries and load weights; called once before the first ``generate``."""
 

@@ -55,21 +55,24 @@ class _PlainStepper:
     """Schedulers with diffusers' usual ``step(model_output, t, sample)`` (UniPC, DDIM, flow-matching Euler).
 
     ``frames_first`` steps in CogVideoX's ``[B, F, C, H, W]`` layout, so that any noise a stochastic
-    scheduler draws is laid out exactly as in CogVideoXPipeline.
+    scheduler draws is laid out exactly as in CogVideoXPipeline; ``dtype`` casts the stepped latents, as
+    CogVideoXPipeline casts them to its text embeddings' dtype after every step.
     """
 
-    def __init__(self, scheduler, num_steps: int, device, extra: dict[str, Any] | None = None, frames_first: bool = False):
+    def __init__(self, scheduler, num_steps: int, device, extra: dict[str, Any] | None = None, frames_first: bool = False,
+                 dtype=None):
         scheduler.set_timesteps(num_steps, device=device)
         if hasattr(scheduler, "set_begin_index"):
             scheduler.set_begin_index(0)
         self.scheduler, self.timesteps, self.extra = scheduler, scheduler.timesteps, extra or {}
-        self.frames_first = frames_first
+        self.frames_first, self.dtype = frames_first, dtype
 
     def step(self, prediction, index, latents):
         if self.frames_first:
-            out = self._step(prediction.transpose(1, 2), index, latents.transpose(1, 2))
-            return out.transpose(1, 2)
-        return self._step(prediction, index, latents)
+            out = self._step(prediction.transpose(1, 2), index, latents.transpose(1, 2)).transpose(1, 2)
+        else:
+            out = self._step(prediction, index, latents)
+        return out if self.dtype is None else out.to(self.dtype)
 
     def _step(self, prediction, index, latents):
         return self.scheduler.step(prediction, self.timesteps[index], latents, **self.extra, return_dict=False)[0]
@@ -103,6 +106,10 @@ class Denoiser:
     def guided_velocity(self, latents: "Tensor", t: "Tensor", cond: Conditioning, guidance_scale: float) -> "Tensor":
         """The CFG-guided prediction ``u + g * (k - u)`` for latents ``[B, C, T, H, W]`` at timestep ``t``."""
         raise NotImplementedError
+
+    def guidance_at(self, guidance_scale: float, t: "Tensor", num_steps: int) -> float:
+        """The CFG scale this model uses at timestep ``t`` of a ``num_steps`` loop (static by default)."""
+        return guidance_scale
 
     def prepare_latents(self, batch: int, height: int, width: int, num_frames: int, generator) -> "Tensor":
         raise NotImplementedError
@@ -246,13 +253,32 @@ class WanDenoiser(Denoiser):
         return self.pipe.video_processor.postprocess_video(video, output_type="np")
 
 
-class CogVideoXDenoiser(Denoiser):
-    """A view of ``diffusers.CogVideoXPipeline`` (2B and 5B): v-prediction, latents ``[B, F, C, H, W]`` inside."""
+def dynamic_cfg_scale(guidance_scale: float, t, num_steps: int) -> float:
+    """CogVideoXPipeline's ``use_dynamic_cfg`` scale, exactly as diffusers computes it.
 
-    def __init__(self, pipe, *, device: str = "cpu", batch_cfg: bool = True, max_sequence_length: int = 226):
+    Quirks kept on purpose, so that a view matches the pipeline: it reads the timestep value ``t``
+    (0..999), not the step index, so the cosine argument is huge and the scale jumps within
+    ``[1, 1 + g]`` from step to step rather than rising smoothly.
+    """
+    t = float(t)
+    return 1 + guidance_scale * ((1 - math.cos(math.pi * ((num_steps - t) / num_steps) ** 5.0)) / 2)
+
+
+class CogVideoXDenoiser(Denoiser):
+    """A view of ``diffusers.CogVideoXPipeline`` (2B and 5B): v-prediction, latents ``[B, F, C, H, W]`` inside.
+
+    ``dynamic_cfg`` follows the pipeline's ``use_dynamic_cfg=True`` (:func:`dynamic_cfg_scale`).
+    """
+
+    def __init__(self, pipe, *, device: str = "cpu", batch_cfg: bool = True, max_sequence_length: int = 226,
+                 dynamic_cfg: bool = False):
         super().__init__(pipe, device=device, batch_cfg=batch_cfg)
         self.max_sequence_length = max_sequence_length
+        self.dynamic_cfg = dynamic_cfg
         self._generator = None
+
+    def guidance_at(self, guidance_scale, t, num_steps):
+        return dynamic_cfg_scale(guidance_scale, t, num_steps) if self.dynamic_cfg else guidance_scale
 
     def encode(self, prompt, negative_prompt=""):
         import torch
@@ -275,17 +301,21 @@ class CogVideoXDenoiser(Denoiser):
 
         pipe = self.pipe
         x = latents.transpose(1, 2).to(pipe.transformer.dtype)  # -> [B, F, C, H, W]
-        b, frames, _, h, w = x.shape
+        _, frames, _, h, w = x.shape
         rotary = None
         if pipe.transformer.config.use_rotary_positional_embeddings:
             s = pipe.vae_scale_factor_spatial
             rotary = pipe._prepare_rotary_positional_embeddings(h * s, w * s, frames, x.device)
+
+        def forward(hidden, context):
+            return pipe.transformer(hidden_states=pipe.scheduler.scale_model_input(hidden, t), encoder_hidden_states=context,
+                                    timestep=t.expand(hidden.shape[0]), image_rotary_emb=rotary, return_dict=False)[0].float()
+
         with torch.no_grad():
-            # uncond first, as CogVideoXPipeline batches it
-            out = pipe.transformer(hidden_states=pipe.scheduler.scale_model_input(torch.cat([x, x]), t),
-                                   encoder_hidden_states=torch.cat([cond.uncond, cond.cond]), timestep=t.expand(2 * b),
-                                   image_rotary_emb=rotary, return_dict=False)[0].float()
-        u, k = out.chunk(2)
+            if self.batch_cfg:  # uncond first, as CogVideoXPipeline batches it
+                u, k = forward(torch.cat([x, x]), torch.cat([cond.uncond, cond.cond])).chunk(2)
+            else:  # two passes of batch b: less memory, same result up to float noise
+                u, k = forward(x, cond.uncond), forward(x, cond.cond)
         return (u + guidance_scale * (k - u)).transpose(1, 2)
 
     def new_stepper(self, num_steps, generator):
@@ -294,7 +324,7 @@ class CogVideoXDenoiser(Denoiser):
         scheduler = type(self.pipe.scheduler).from_config(self.pipe.scheduler.config)
         extra = self.pipe.prepare_extra_step_kwargs(generator, 0.0)
         cls = _CogVideoXDPMStepper if isinstance(scheduler, CogVideoXDPMScheduler) else _PlainStepper
-        return cls(scheduler, num_steps, self.device, extra, frames_first=True)
+        return cls(scheduler, num_steps, self.device, extra, frames_first=True, dtype=self.pipe.transformer.dtype)
 
     def decode(self, latents):
         import torch
@@ -418,6 +448,11 @@ class Reparameterised(Denoiser):
     def encode(self, prompt, negative_prompt=""):
         return self.inner.encode(prompt, negative_prompt)
 
+    def guidance_at(self, guidance_scale, t, num_steps):
+        # the loop's timestep, not the mapped one: at step i the inner model alone would be at the same
+        # timestep of its own (equally spaced) schedule
+        return self.inner.guidance_at(guidance_scale, t, num_steps)
+
     def guided_velocity(self, latents, t, cond, guidance_scale):
         import torch
 
@@ -495,8 +530,8 @@ def bridged_steps(
     z = latents
     for i, t in enumerate(stepper.timesteps):
         need_small, need_large = fusion.needs(i, num_steps)
-        v_s = small.guided_velocity(z, t, cond_small, guidance_small) if need_small else None
-        v_l = large.guided_velocity(z, t, cond_large, guidance_large) if need_large else None
+        v_s = small.guided_velocity(z, t, cond_small, small.guidance_at(guidance_small, t, num_steps)) if need_small else None
+        v_l = large.guided_velocity(z, t, cond_large, large.guidance_at(guidance_large, t, num_steps)) if need_large else None
         z = stepper.step(fusion(v_s, v_l, i, num_steps), i, z)
         yield z
 
@@ -514,7 +549,8 @@ def sample_steps(
     stepper = denoiser.new_stepper(num_steps, generator)
     z = latents
     for i, t in enumerate(stepper.timesteps):
-        z = stepper.step(denoiser.guided_velocity(z, t, cond, guidance_scale), i, z)
+        g = denoiser.guidance_at(guidance_scale, t, num_steps)
+        z = stepper.step(denoiser.guided_velocity(z, t, cond, g), i, z)
         yield z
 
 

@@ -148,6 +148,7 @@ class DiffusersVideoGenerator(Generator):
             **self.model_signature(),
             **self.settings,
             "dtype": self.dtype,
+            "batch_size": self.batch_size,  # videos batched together can differ slightly from one at a time
             "max_sequence_length": self.max_sequence_length,
             "seed_policy": SEED_POLICY,
         }

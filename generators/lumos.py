@@ -56,40 +56,60 @@ class _OmniVideoOptions:
     """Where Omni-Video's weights and conditioning come from (shared by omni-video and the Lumos-Nexus pairs)."""
 
     ckpt_dir: str | None = None  # upstream omni_ckpts/ (the DiT is omni_ckpts/transformer/model.pt)
-    context_dir: str | None = None  # per-prompt cond/uncond contexts (default: the vrbench cache)
+    context_dir: str | None = None  # Omni-Video contexts, one folder per checkpoint (default: the vrbench cache)
     upstream_python: str | None = None  # python of the upstream Omni-Video environment, to build missing contexts
-    upstream_repo: str | None = None  # its previous_version/Omni-Video1 checkout
+    upstream_repo: str | None = None  # its previous_version/Omni-Video1 checkout (with omni_ckpts/ inside)
+    worker_timeout: float = 3600.0  # seconds for one context-worker run (model loading included)
     base_model: str = OMNIVIDEO_BASE_MODEL  # Wan2.1-1.3B diffusers repo: DiT config, VAE, scheduler
     cache_dir: str | None = None  # converted DiT weights (default: ~/.cache/vrbench/omnivideo)
     prompt_prefix: str = PROMPT_PREFIX
 
+    def _checked_ckpt_dir(self) -> str:
+        if not self.ckpt_dir:
+            raise VRBenchError(f"{self.registry_name} needs --gen-arg ckpt_dir=/path/to/omni_ckpts (Omni-Video's checkpoints)")  # type: ignore[attr-defined]
+        if not Path(self.ckpt_dir).expanduser().is_dir():
+            raise VRBenchError(f"{self.registry_name} option ckpt_dir {self.ckpt_dir}: no such directory")  # type: ignore[attr-defined]
+        return self.ckpt_dir
+
+    def _fingerprint(self) -> str:
+        from .omnivideo import checkpoint_fingerprint
+
+        if getattr(self, "_ckpt_fingerprint", None) is None:
+            self._ckpt_fingerprint = checkpoint_fingerprint(self._checked_ckpt_dir())
+        return self._ckpt_fingerprint
+
     def _store(self):
         from .omnivideo import ContextStore, default_cache_dir
 
-        return ContextStore(self.context_dir or default_cache_dir() / "contexts")
+        return ContextStore(self.context_dir or default_cache_dir() / "contexts", checkpoint=self._fingerprint())
 
     def _omni_prompt(self, prompt: str) -> str:
         return self.prompt_prefix + prompt
 
-    def _ensure_contexts(self, prompts: list[str]) -> None:
+    def prepare(self, requests: Sequence[GenerationRequest]) -> None:
+        """Build every missing context in one upstream run, before any weights are loaded here."""
         from .omnivideo import build_contexts
 
-        build_contexts([self._omni_prompt(p) for p in prompts], self._store(), upstream_python=self.upstream_python,
-                       upstream_repo=self.upstream_repo, ckpt_dir=self.ckpt_dir)
+        build_contexts([self._omni_prompt(r.prompt) for r in requests], self._store(), upstream_python=self.upstream_python,
+                       upstream_repo=self.upstream_repo, ckpt_dir=self.ckpt_dir,
+                       device=resolve_device(self.device), timeout=self.worker_timeout)  # type: ignore[attr-defined]
 
     def _omni_pipeline(self, torch_dtype, flow_shift: float):
         from .omnivideo import build_pipeline
 
-        if not self.ckpt_dir:
-            raise VRBenchError(f"{self.registry_name} needs --gen-arg ckpt_dir=/path/to/omni_ckpts (Omni-Video's checkpoints)")  # type: ignore[attr-defined]
-        if not Path(self.ckpt_dir).is_dir():
-            raise VRBenchError(f"{self.registry_name} option ckpt_dir {self.ckpt_dir}: no such directory")  # type: ignore[attr-defined]
-        return build_pipeline(self.ckpt_dir, base_model=self.base_model, torch_dtype=torch_dtype, flow_shift=flow_shift,
+        return build_pipeline(self._checked_ckpt_dir(), base_model=self.base_model, torch_dtype=torch_dtype, flow_shift=flow_shift,
                               cache_dir=self.cache_dir)
 
     def _omni_signature(self) -> dict[str, Any]:
+        from .omnivideo import CONTEXT_BUILDER_VERSION, CONTEXT_LEN
+
+        ckpt = self.ckpt_dir and Path(self.ckpt_dir).expanduser()
         return {"model": "Omni-Video (SAIS-FUXI/Omni-Video v1)", "ckpt_dir": self.ckpt_dir, "base_model": self.base_model,
-                "prompt_prefix": self.prompt_prefix}
+                "prompt_prefix": self.prompt_prefix,
+                # where the contexts come from: the checkpoint, the worker's version, the DiT's context length
+                "contexts": {"checkpoint": self._fingerprint() if ckpt and ckpt.is_dir() else None,
+                             "builder": CONTEXT_BUILDER_VERSION, "context_len": CONTEXT_LEN,
+                             "upstream_flags": "tools/inference/inference.sh (t2v)"}}
 
 
 # -------------------------------------------------------------------------------------- bridged pairs
@@ -142,14 +162,15 @@ class BridgedGenerator(Generator):
     def small_prompt(self, prompt: str) -> str:
         return prompt
 
-    def prepare(self, requests: Sequence[GenerationRequest]) -> None:
-        """Anything needed per batch before sampling (e.g. Omni-Video contexts)."""
-
     def small_signature(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def _large_adapter_instance(self):
         return self.large_adapter(model_path=self.large_model_path, revision=self.large_revision, dtype=self.dtype, device=self.device)
+
+    def small_dtype(self) -> str:
+        """The dtype the small model loads in (the large one loads in its adapter's own)."""
+        return resolve_dtype(self.dtype, resolve_device(self.device), "bfloat16")
 
     # --- Generator interface -----------------------------------------------------------------------
 
@@ -173,7 +194,7 @@ class BridgedGenerator(Generator):
         if self._large is not None:
             return
         device = resolve_device(self.device)
-        small, large, convertible = self.build_denoisers(device, getattr(torch, resolve_dtype(self.dtype, device, "bfloat16")))
+        small, large, convertible = self.build_denoisers(device, getattr(torch, self.small_dtype()))
         self.with_denoisers(small, large, convertible)
 
     def _negative_prompt(self) -> str:
@@ -204,10 +225,11 @@ class BridgedGenerator(Generator):
         return out
 
     def signature(self) -> dict[str, Any]:
-        device = resolve_device(self.device)
+        # each model's own dtype: a pair may load in two (CogVideoX-2B float16, 5B bfloat16)
         sig = {
-            "small": self.small_signature(),
-            "large": {"model": self.large_model_path or self.large_adapter.default_model, "revision": self.large_revision},
+            "small": {**self.small_signature(), "dtype": self.small_dtype()},
+            "large": {"model": self.large_model_path or self.large_adapter.default_model, "revision": self.large_revision,
+                      "dtype": self._large_adapter_instance().dtype},
             "fusion": self.fusion_name,
             "steps": self.steps,
             "guidance": self.guidance,
@@ -216,7 +238,7 @@ class BridgedGenerator(Generator):
             "negative_prompt": self._negative_prompt(),
             "allow_heterogeneous": self.allow_heterogeneous,
             "batch_cfg": self.batch_cfg,
-            "dtype": resolve_dtype(self.dtype, device, "bfloat16"),
+            "batch_size": 1,  # one video per loop
             "seed_policy": SEED_POLICY,
         }
         if self.fusion_name == "upfb":
@@ -235,9 +257,6 @@ class _OmniWanBridge(_OmniVideoOptions, BridgedGenerator):
 
     def small_prompt(self, prompt: str) -> str:
         return self._omni_prompt(prompt)
-
-    def prepare(self, requests):
-        self._ensure_contexts([r.prompt for r in requests])
 
     def small_signature(self):
         return self._omni_signature()
@@ -289,10 +308,18 @@ class DirectAdd(_OmniWanBridge):
 @register_generator("lumos-nexus-wan2.2")
 @dataclass
 class LumosNexusWan22(_OmniWanBridge):
-    """Lumos-Nexus*: Omni-Video + Wan2.2-T2V-A14B (two experts switched at its boundary) bridged by UPFB."""
+    """Lumos-Nexus*: Omni-Video + Wan2.2-T2V-A14B (two experts switched at its boundary) bridged by UPFB.
+
+    The paper does not give this variant's sampling settings. The large model keeps Wan2.2-A14B's own (40
+    steps, CFG 4.0 for the high-noise expert and 3.0 for the low-noise one, shift 12), as when it runs alone,
+    so a comparison with ``wan2.2-t2v-a14b`` changes only the bridge; the small model keeps the paper's 5.0.
+    """
 
     large_adapter = Wan22T2VA14B
-    guidance_2: float | None = None  # the low-noise expert's CFG; None = guidance
+    steps: int = 40
+    guidance: float = 4.0  # the high-noise expert's CFG
+    guidance_small: float | None = 5.0
+    guidance_2: float | None = 3.0  # the low-noise expert's CFG; None = guidance
 
     def _large_denoiser(self, pipe, device):
         from .bridge import WanDenoiser
@@ -317,11 +344,21 @@ class CogVideoXBridge(BridgedGenerator):
     guidance: float = 6.0
     small_model_path: str | None = None
     small_revision: str | None = None
+    use_dynamic_cfg: bool = False  # CogVideoXPipeline's dynamic CFG, with the DPM scheduler it brings (cogvideox.py)
 
     large_adapter = CogVideoX5B
 
+    # both adapters get the option, so each pipeline has the scheduler it has when it runs alone
     def _small_adapter_instance(self):
-        return CogVideoX2B(model_path=self.small_model_path, revision=self.small_revision, dtype=self.dtype, device=self.device)
+        return CogVideoX2B(model_path=self.small_model_path, revision=self.small_revision, use_dynamic_cfg=self.use_dynamic_cfg,
+                           dtype=self.dtype, device=self.device)
+
+    def _large_adapter_instance(self):
+        return self.large_adapter(model_path=self.large_model_path, revision=self.large_revision,
+                                  use_dynamic_cfg=self.use_dynamic_cfg, dtype=self.dtype, device=self.device)
+
+    def small_dtype(self):
+        return self._small_adapter_instance().dtype  # float16 on a GPU under dtype=auto, as 2B alone
 
     def build_denoisers(self, device, torch_dtype):
         from .bridge import VP_CONVERTIBLE, CogVideoXDenoiser
@@ -329,8 +366,9 @@ class CogVideoXBridge(BridgedGenerator):
         small_adapter, large_adapter = self._small_adapter_instance(), self._large_adapter_instance()
         small_adapter.load()
         large_adapter.load()
-        small = CogVideoXDenoiser(small_adapter.pipe, device=device, batch_cfg=self.batch_cfg)
-        large = CogVideoXDenoiser(large_adapter.pipe, device=device, batch_cfg=self.batch_cfg)
+        options = dict(device=device, batch_cfg=self.batch_cfg, dynamic_cfg=self.use_dynamic_cfg)
+        small = CogVideoXDenoiser(small_adapter.pipe, **options)
+        large = CogVideoXDenoiser(large_adapter.pipe, **options)
         return self.reparameterise(small, large), large, VP_CONVERTIBLE
 
     @staticmethod
@@ -342,6 +380,13 @@ class CogVideoXBridge(BridgedGenerator):
 
     def small_signature(self):
         return {"model": self.small_model_path or CogVideoX2B.default_model, "revision": self.small_revision}
+
+    def signature(self):
+        sig = super().signature()
+        sig["use_dynamic_cfg"] = self.use_dynamic_cfg
+        # the loop steps the large model's scheduler; named as the 5B adapter alone names it
+        sig["large"]["scheduler"] = self._large_adapter_instance().signature()["scheduler"]
+        return sig
 
 
 # ------------------------------------------------------------------------------------ Omni-Video alone
@@ -383,7 +428,7 @@ class OmniVideo(_OmniVideoOptions, Generator):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedVideo]:
         from .bridge import frames_uint8, sample, seeded_generator
 
-        self._ensure_contexts([r.prompt for r in requests])
+        self.prepare(requests)  # a no-op when the runner already prepared them
         self.load()
         d = self._denoiser
         out = []

@@ -1,5 +1,7 @@
 """The bridged sampling loop (generators/bridge.py) on tiny random diffusers models, on CPU."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -18,6 +20,7 @@ from vrbench.generators.bridge import (
     check_homogeneous,
     convert_latent,
     convert_prediction,
+    dynamic_cfg_scale,
     map_latent,
     sample,
     sample_steps,
@@ -259,6 +262,9 @@ class _RecordingDenoiser:
         self.log.append((self.name, "velocity", float(cond.cond[0]), float(guidance_scale), float(t)))
         return torch.full_like(latents, 0.1 if self.name == "small" else -0.1)
 
+    def guidance_at(self, guidance_scale, t, num_steps):
+        return guidance_scale
+
     def new_stepper(self, num_steps, generator):
         self.steppers += 1
         owner = self
@@ -336,3 +342,174 @@ def test_reparameterised_small_model_sees_its_own_state_and_timestep():
         v = view.guided_velocity(z, torch.tensor(t_outer), None, 1.0).double()
         assert torch.allclose(v, a * eps - b * outer_param.scaling_factor * x, atol=1e-5), t_outer
     assert max(Oracle.seen) < 1e-5  # the inner model was shown exactly its own state at its own timestep
+
+
+# -- CogVideoX as the large model alone: dynamic CFG, batch_cfg, per-model dtypes (issue 12) ---------
+
+
+def _sample_view(view, steps, seed=0):
+    g = seeded_generator(seed)
+    z = view.prepare_latents(1, 16, 16, 5, g)
+    return sample(view, view.encode(PROMPT), z, num_steps=steps, guidance_scale=6.0, generator=g, progress=False)
+
+
+@pytest.mark.parametrize("layout", ["2b", "5b"])
+def test_cogvideox_view_with_dynamic_cfg_equals_the_pipeline(layout):
+    """As the adapter loads it (dynamic CFG brings DPM, trailing), the view alone and bridged with itself
+    give CogVideoXPipeline(use_dynamic_cfg=True)'s latents."""
+    from vrbench.generators import get_generator
+
+    adapter = get_generator("tiny-cogvideox")(layout=layout, use_dynamic_cfg=True, device="cpu", dtype="float32")
+    adapter.load()
+    pipe = adapter.pipe
+    assert type(pipe.scheduler).__name__ == "CogVideoXDPMScheduler"
+    alone = pipe(prompt=PROMPT, negative_prompt="", num_inference_steps=4, guidance_scale=6.0, use_dynamic_cfg=True,
+                 max_sequence_length=SEQ, generator=torch.Generator().manual_seed(0), output_type="latent",
+                 height=16, width=16, num_frames=5).frames
+    view = CogVideoXDenoiser(pipe, max_sequence_length=SEQ, dynamic_cfg=True)
+    torch.testing.assert_close(_sample_view(view, 4).transpose(1, 2), alone)
+    # bridged with itself: the loop asks both views for their scale, the small one through Reparameterised
+    param = VPParameterisation.of(pipe)
+    c = view.encode(PROMPT)
+    g = seeded_generator(0)
+    z = view.prepare_latents(1, 16, 16, 5, g)
+    out = bridged_sample(Reparameterised(view, param, param), view, c, c, z, num_steps=4, guidance_small=6.0,
+                         guidance_large=6.0, fusion=UPFBFusion(UPFBConfig(gamma_hf=1.0)), generator=g, progress=False)
+    torch.testing.assert_close(out.transpose(1, 2), alone, rtol=1e-4, atol=1e-4)
+
+
+def test_cogvideox_batch_cfg_off_makes_two_passes_with_the_same_result(cog):
+    pipe = cog[1]
+    batches: list[int] = []
+    hook = pipe.transformer.register_forward_hook(
+        lambda module, args, kwargs, out: batches.append(kwargs["hidden_states"].shape[0]), with_kwargs=True)
+    results, calls = {}, {}
+    try:
+        for batch_cfg in (True, False):
+            batches.clear()
+            results[batch_cfg] = _sample_view(CogVideoXDenoiser(pipe, max_sequence_length=SEQ, batch_cfg=batch_cfg), 3)
+            calls[batch_cfg] = list(batches)
+    finally:
+        hook.remove()
+    assert calls == {True: [2] * 3, False: [1] * 6}  # per step: one pass of uncond+cond, or two of one each
+    torch.testing.assert_close(results[False], results[True], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dpm, steps", [(True, 3), (True, 5), (False, 4)])
+def test_dynamic_cfg_scale_is_the_pipelines_own(dpm, steps):
+    """The scale CogVideoXPipeline itself sets at each of its timesteps, read back through a step callback."""
+    from diffusers import CogVideoXPipeline
+
+    from vrbench.generators.tiny import tiny_cogvideox_components
+
+    pipe = CogVideoXPipeline(**tiny_cogvideox_components(0, dpm=dpm))
+    seen = []
+
+    def record(p, i, t, tensors):
+        seen.append((t, p.guidance_scale))
+        return {}
+
+    pipe(prompt=PROMPT, num_inference_steps=steps, guidance_scale=6.0, use_dynamic_cfg=True, max_sequence_length=SEQ,
+         height=16, width=16, num_frames=5, output_type="latent", callback_on_step_end=record)
+    assert len(seen) == steps and len({scale for _, scale in seen}) > 1
+    dynamic, static = CogVideoXDenoiser(pipe, dynamic_cfg=True), CogVideoXDenoiser(pipe)
+    for t, scale in seen:
+        assert dynamic_cfg_scale(6.0, t, steps) == scale
+        assert dynamic.guidance_at(6.0, t, steps) == scale
+        assert static.guidance_at(6.0, t, steps) == 6.0
+
+
+def test_dynamic_cfg_scale_at_hand_computed_points():
+    # 1 + g (1 - cos(pi ((N - t) / N)^5)) / 2, with t the timestep value
+    assert dynamic_cfg_scale(6.0, 50, 50) == 1.0  # t = N: cos(0)
+    assert dynamic_cfg_scale(6.0, 0, 50) == pytest.approx(7.0)  # t = 0: cos(pi), the full 1 + g
+    assert dynamic_cfg_scale(6.0, 25, 50) == pytest.approx(1 + 3 * (1 - math.cos(math.pi / 32)))  # (1/2)^5 = 1/32
+    assert dynamic_cfg_scale(4.0, torch.tensor(10), 20) == pytest.approx(1 + 2 * (1 - math.cos(math.pi / 32)))
+    assert 1.0 <= dynamic_cfg_scale(6.0, 999, 50) <= 7.0  # a real timestep: far outside one period, yet in [1, 1 + g]
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_cogvideox_bridge_loads_both_models_as_they_run_alone(monkeypatch, dynamic):
+    """Both adapters get use_dynamic_cfg (so both pipelines get the DPM scheduler) and both views dynamic_cfg."""
+    from diffusers import CogVideoXPipeline
+
+    from vrbench.generators import get_generator
+    from vrbench.generators.base import GenerationRequest
+    from vrbench.generators.cogvideox import CogVideoX2B, CogVideoX5B
+
+    c2, c5 = tiny_cogvideox_2b_5b_pair()
+    monkeypatch.setattr(CogVideoX2B, "build_pipeline", lambda self, torch_dtype: CogVideoXPipeline(**c2))
+    monkeypatch.setattr(CogVideoX5B, "build_pipeline", lambda self, torch_dtype: CogVideoXPipeline(**c5))
+    gen = get_generator("cogvideox-bridge")(use_dynamic_cfg=dynamic, steps=3, height=16, width=16, frames=5, device="cpu")
+    gen.load()
+    small, large = gen._small.inner, gen._large
+    assert small.dynamic_cfg is dynamic and large.dynamic_cfg is dynamic
+    if dynamic:
+        for view in (small, large):
+            assert type(view.pipe.scheduler).__name__ == "CogVideoXDPMScheduler"
+            assert view.pipe.scheduler.config.timestep_spacing == "trailing"
+    else:
+        assert type(small.pipe.scheduler).__name__ == "CogVideoXDDIMScheduler"  # the checkpoint's own
+    sig = gen.signature()
+    assert sig["use_dynamic_cfg"] is dynamic
+    assert sig["large"]["scheduler"] == ("CogVideoXDPMScheduler (trailing)" if dynamic else "the checkpoint's")
+    small.max_sequence_length = large.max_sequence_length = SEQ  # the tiny text length
+    frames = gen.generate([GenerationRequest("c", "a ball", 0)])[0].frames
+    assert frames.shape[1:] == (16, 16, 3)
+
+
+def _patch_device(monkeypatch, device):
+    """What device=auto resolves to, for signatures (they load no weights)."""
+    from vrbench.generators import diffusers_video, lumos
+
+    monkeypatch.setattr(diffusers_video, "resolve_device", lambda option: device)
+    monkeypatch.setattr(lumos, "resolve_device", lambda option: device)
+
+
+def test_cogvideox_bridge_signature_records_each_models_dtype(monkeypatch):
+    from vrbench.generators import get_generator
+
+    cls = get_generator("cogvideox-bridge")
+    sig = cls(device="cpu").signature()  # dtype=auto on the CPU
+    assert (sig["small"]["dtype"], sig["large"]["dtype"]) == ("float32", "float32")
+    assert "dtype" not in sig and sig["batch_size"] == 1
+    _patch_device(monkeypatch, "cuda:0")
+    sig = cls().signature()  # dtype=auto on a GPU: each model's own, as it runs alone
+    assert (sig["small"]["dtype"], sig["large"]["dtype"]) == ("float16", "bfloat16")
+    sig = cls(dtype="float32").signature()
+    assert (sig["small"]["dtype"], sig["large"]["dtype"]) == ("float32", "float32")
+
+
+@pytest.mark.parametrize("device, expected", [("cpu", "float32"), ("cuda:0", "bfloat16")])
+def test_omni_wan_bridge_signature_records_each_models_dtype(monkeypatch, device, expected):
+    from vrbench.generators import get_generator
+
+    _patch_device(monkeypatch, device)
+    for name in ("lumos-nexus", "lumos-nexus-wan2.2", "direct-add"):
+        sig = get_generator(name)().signature()
+        assert (sig["small"]["dtype"], sig["large"]["dtype"]) == (expected, expected), name
+        assert "dtype" not in sig and sig["batch_size"] == 1
+
+
+def test_diffusers_signatures_record_batch_size():
+    from vrbench.generators import get_generator
+
+    for name in ("cogvideox-2b", "cogvideox-5b", "wan2.1-t2v-14b", "tiny-wan"):
+        assert get_generator(name)().signature()["batch_size"] == 1, name
+        assert get_generator(name)(batch_size=4).signature()["batch_size"] == 4, name
+
+
+def test_cogvideox_view_keeps_the_pipelines_latent_dtype_between_steps():
+    """CogVideoXPipeline casts the latents to its text embeddings' dtype after every step; in bfloat16 the
+    view matches it only if it does the same."""
+    from vrbench.generators import get_generator
+
+    adapter = get_generator("tiny-cogvideox")(layout="5b", device="cpu", dtype="bfloat16")
+    adapter.load()
+    pipe = adapter.pipe
+    alone = pipe(prompt=PROMPT, negative_prompt="", num_inference_steps=3, guidance_scale=6.0, max_sequence_length=SEQ,
+                 generator=torch.Generator().manual_seed(0), output_type="latent", height=16, width=16, num_frames=5).frames
+    assert alone.dtype == torch.bfloat16
+    out = _sample_view(CogVideoXDenoiser(pipe, max_sequence_length=SEQ), 3).transpose(1, 2)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out, alone)

@@ -250,3 +250,26 @@ def _same_pixels(a, b) -> bool:
 
     fa, fb = (sample_frames(p, 1000).images.astype(float) for p in (a, b))
     return fa.shape == fb.shape and float(np.abs(fa - fb).mean()) < 0.5
+
+
+def test_prepare_gets_every_pending_request_once_before_the_weights_load(tmp_path):
+    """Omni-Video's conditioning runs in one upstream process for the whole shard, while the GPU is still free."""
+    events = []
+
+    class Recording(FakeGenerator):
+        def prepare(self, requests):
+            events.append(("prepare", sorted((r.case_id, r.seed) for r in requests)))
+
+        def load(self):
+            events.append(("load",))
+
+        def generate(self, requests):
+            events.append(("generate", len(requests)))
+            return super().generate(requests)
+
+    generate_run(tmp_path / "run", "fake", cases=CASES, seeds=2, generator=Recording(), progress=False)
+    assert events[0] == ("prepare", sorted((c, s) for c in CASES for s in (0, 1)))
+    assert events[1] == ("load",) and [e[0] for e in events[2:]] == ["generate"] * 6
+    events.clear()
+    generate_run(tmp_path / "run", "fake", cases=CASES, seeds=2, generator=Recording(), progress=False)
+    assert events == []  # nothing pending: neither prepare nor load

@@ -35,7 +35,13 @@ def test_defaults_are_the_papers():
     assert sig["upfb"] == {"gamma_w": 0.3, "sigma_min": 0.35, "sigma_max": 0.70, "gamma_hf": 0.7, "rms": True, "dims": [-3, -2, -1]}
     assert (sig["steps"], sig["guidance"], sig["height"], sig["width"], sig["frames"], sig["fps"]) == (50, 5.0, 480, 832, 81, 16.0)
     assert sig["large"]["model"] == "Wan-AI/Wan2.1-T2V-14B-Diffusers"
-    assert get_generator("lumos-nexus-wan2.2")().signature()["large"]["model"] == "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
+    star = get_generator("lumos-nexus-wan2.2")().signature()
+    assert star["large"]["model"] == "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
+    # Lumos-Nexus*: the large model samples as Wan2.2-A14B alone does; the small model at the paper's 5.0
+    alone = get_generator("wan2.2-t2v-a14b")().signature()
+    assert (star["steps"], star["guidance"], star["guidance_2"], star["large"]["flow_shift"]) == (
+        alone["steps"], alone["guidance"], alone["guidance_2"], alone["flow_shift"]) == (40, 4.0, 3.0, 12.0)
+    assert star["guidance_small"] == 5.0
     assert get_generator("cogvideox-bridge")().signature()["small"]["model"] == "THUDM/CogVideoX-2b"
     # the large model's shift follows the bridge's resolution, as Wan2.1 alone does at that size
     assert sig["large"]["flow_shift"] == 3.0
@@ -60,13 +66,16 @@ def tiny_pair(tmp_path_factory):
     large = tiny_wan_components(seed=1, width=48, vae=small["vae"], text_encoder=small["text_encoder"], tokenizer=small["tokenizer"])
     omni_pipe = WanPipeline(tokenizer=None, text_encoder=None, vae=small["vae"], scheduler=small["scheduler"],
                             transformer=small["transformer"])
-    return omni_pipe, WanPipeline(**large), tmp_path_factory.mktemp("ctx")
+    ctx = tmp_path_factory.mktemp("ctx")
+    (ctx / "omni_ckpts").mkdir()
+    (ctx / "omni_ckpts" / "model.pt").write_bytes(b"stands for Omni-Video's checkpoints")
+    return omni_pipe, WanPipeline(**large), ctx
 
 
 def make(name, tiny_pair, **kw):
     omni_pipe, large_pipe, ctx = tiny_pair
-    gen = get_generator(name)(context_dir=str(ctx), **TINY, **kw)
-    store = ContextStore(ctx)
+    gen = get_generator(name)(context_dir=str(ctx), ckpt_dir=str(ctx / "omni_ckpts"), **TINY, **kw)
+    store = gen._store()
     for prompt in ("a ball rolls", "a cup falls"):
         if store.missing([gen.prompt_prefix + prompt]):
             g = torch.Generator().manual_seed(len(prompt))
@@ -106,9 +115,9 @@ def test_a_heterogeneous_pair_is_refused_unless_allowed(tiny_pair):
     other = WanDenoiser(WanPipeline(**{k: v for k, v in parts.items() if k != "expand_timesteps"}), max_sequence_length=SEQ)
     gen = get_generator("lumos-nexus")(context_dir=str(ctx), **TINY)
     with pytest.raises(VRBenchError, match="do not share a latent space.*vae.z_dim"):
-        gen.with_denoisers(omnivideo_denoiser(omni_pipe, ContextStore(ctx)), other)
+        gen.with_denoisers(omnivideo_denoiser(omni_pipe, ContextStore(ctx, checkpoint="x")), other)
     allowed = get_generator("lumos-nexus")(context_dir=str(ctx), allow_heterogeneous=True, **TINY)
-    assert "vae.z_dim" in allowed.with_denoisers(omnivideo_denoiser(omni_pipe, ContextStore(ctx)), other).latent_differences
+    assert "vae.z_dim" in allowed.with_denoisers(omnivideo_denoiser(omni_pipe, ContextStore(ctx, checkpoint="x")), other).latent_differences
 
 
 def test_cogvideox_bridge_end_to_end():

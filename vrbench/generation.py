@@ -276,6 +276,7 @@ def generate_run(
     from tqdm.auto import tqdm
 
     from vrbench.generators import GENERATORS
+    from vrbench.generators.base import GenerationRequest
 
     from .stages import suite_for_run
 
@@ -313,6 +314,7 @@ def generate_run(
         log.info("generating %d videos with %s into %s (shard %s)", len(todo), model, run.root, shard)
         owns_generator = generator is None
         try:
+            gen.prepare([GenerationRequest(c, by_id[c].prompt, seed) for c, seed in todo])  # e.g. conditioning, before weights
             gen.load()
             batch_size = max(1, int(getattr(gen, "batch_size", 1)))
             bar = tqdm(total=len(todo), desc=f"generate {model}", unit="video", disable=not progress)
