@@ -44,11 +44,15 @@ def test_wheel_file_list(wheel):
         "vrbench/judges/__init__.py",
         "vrbench/prompts/suite.json",
         "vrbench/prompts/README.md",
+        "vrbench/prompts/CHANGELOG.md",
+        "vrbench/prompts/v1.0/suite.json",  # earlier versions stay loadable for old runs
         "vrbench/reports/__init__.py",
     ]:
         assert required in names, required
     case_files = sorted(n for n in names if n.startswith("vrbench/prompts/cases/") and n.endswith(".jsonl"))
     assert [Path(n).stem for n in case_files] == sorted(["DRF", "ETV", "MMC", "CAR", "CCR", "PCR", "BBR", "CAC"])
+    old_files = sorted(n for n in names if n.startswith("vrbench/prompts/v1.0/cases/") and n.endswith(".jsonl"))
+    assert [Path(n).stem for n in old_files] == sorted(["DRF", "ETV", "MMC", "CAR", "CCR", "PCR", "BBR", "CAC"])
     assert not any("tests/" in n for n in names)
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "vrbench = vrbench.cli:main" in entry_points

@@ -13,18 +13,20 @@ GOOD = {
     "dimension": "ETV",
     "prompt": "a bowling ball rolls down a wooden lane toward ten pins",
     "intent": "The ball strikes the pins and they scatter forward.",
+    "seconds": 2.5,
     "tags": {"mechanism": "collision"},
     "questions": [
-        {"id": "Q1", "layer": 1, "text": "Is there a bowling ball?"},
-        {"id": "Q2", "layer": 1, "text": "Are there pins at the end of the lane?"},
-        {"id": "Q3", "layer": 2, "text": "Does the ball touch the front pin?"},
-        {"id": "Q4", "layer": 2, "text": "Do struck pins tip away from the ball?"},
-        {"id": "Q5", "layer": 2, "text": "Does the ball keep rolling after contact?"},
-        {"id": "Q6", "layer": 3, "text": "Do pins knock over neighbouring pins in a chain?"},
-        {"id": "Q7", "layer": 3, "text": "Does the ball slow down after the impact?"},
-        {"id": "Q8", "layer": 3, "text": "Do the fallen pins come to rest within a second or two?"},
+        {"id": "Q1", "layer": 1, "kind": "presence", "text": "Is there a bowling ball?"},
+        {"id": "Q2", "layer": 1, "kind": "presence", "text": "Are there pins at the end of the lane?"},
+        {"id": "Q3", "layer": 2, "kind": "relation", "text": "Does the ball touch the front pin?"},
+        {"id": "Q4", "layer": 2, "kind": "motion", "text": "Do struck pins tip away from the ball?"},
+        {"id": "Q5", "layer": 2, "kind": "motion", "text": "Does the ball keep rolling after contact?"},
+        {"id": "Q6", "layer": 3, "kind": "outcome", "text": "Do pins knock over neighbouring pins in a chain?"},
+        {"id": "Q7", "layer": 3, "kind": "motion", "text": "Does the ball slow down after the impact?"},
+        {"id": "Q8", "layer": 3, "kind": "order", "text": "Do the fallen pins come to rest within a second or two?"},
     ],
 }
+V10_SHA256 = "d21c9ce1ff01de2a73986b091bd748281dc5a89fba4eb7c6e2680b80257c424c"
 
 
 def write_case(suite_dir, case, name="extra.jsonl"):
@@ -42,7 +44,9 @@ def relax_counts(suite_dir):
 
 def test_bundled_suite_is_valid():
     suite = load_suite()
-    assert suite.version == "1.0"
+    assert suite.version == "1.1"
+    assert all(0 < c.seconds <= 4 for c in suite.cases)
+    assert all(q.kind in ("presence", "form", "relation", "motion", "order", "outcome", "norm") for c in suite.cases for q in c.questions)
     assert [d.code for d in suite.dimensions] == ["DRF", "ETV", "MMC", "CAR", "CCR", "PCR", "BBR", "CAC"]
     assert suite.layer_weights == (0.2, 0.3, 0.5)
     by_dim = suite.cases_by_dimension()
@@ -97,6 +101,18 @@ BAD = [
         "questions[5].text",
         "prompt already states this layer-3 answer",
     ),
+    # v1.1 rules (suite.json: max_seconds, question_kinds, strict_questions)
+    (mutate(seconds=KeyError), "seconds", "missing: the real-time span"),
+    (mutate(seconds=6), "seconds", "6 s is over the 4 s budget"),
+    (mutate(seconds="3"), "seconds", "expected a positive number of seconds"),
+    (q(3, kind="physics"), "questions[3].kind", "expected one of presence, form"),
+    (q(3, kind=None), "questions[3].kind", "got None"),
+    (q(3, text="Does the bowler lift his right foot?"), "questions[3].text", "which hand, foot or side of the body ('right foot')"),
+    (q(3, text="Does the dog raise its left front paw?"), "questions[3].text", "('left front paw')"),
+    (q(3, text="Which hand releases the ball?"), "questions[3].text", "('Which hand')"),
+    (q(6, text="Does the ball slow down because of the impact?"), "questions[6].text", "motive or state of mind ('because')"),
+    (q(6, text="Does the bowler notice the pins fall?"), "questions[6].text", "('notice')"),
+    (q(4, text="Do the struck pins tip away from the rolling ball?"), "questions[4].text", "asks nearly the same thing as Q4"),
 ]
 
 
@@ -177,3 +193,59 @@ def test_select():
     assert [c.id for c in suite.select([first.lower()])] == [first]
     with pytest.raises(VRBenchError, match="not a case id, dimension or category"):
         suite.select(["nope"])
+
+
+def test_v1_0_ships_unchanged_beside_v1_1():
+    from vrbench.suite import bundled_suite_paths, find_bundled_suite
+
+    paths = bundled_suite_paths()
+    assert [load_suite(p).version for p in paths] == ["1.1", "1.0"]
+    old = load_suite(paths[1])
+    assert old.sha256 == V10_SHA256  # what runs made with v1.0 recorded
+    assert old.cases[0].seconds is None and old.cases[0].questions[0].kind is None
+    assert find_bundled_suite(V10_SHA256).version == "1.0"
+    assert find_bundled_suite(version="1.0").sha256 == V10_SHA256 and find_bundled_suite("0" * 64) is None
+
+
+def test_v1_1_rules_apply_only_to_suites_that_declare_them(suite_dir):
+    """A v1.0-style suite.json (no max_seconds, kinds or strict questions) keeps v1.0's rules."""
+    meta = json.loads((suite_dir / "suite.json").read_text())
+    for key in ("max_seconds", "question_kinds", "strict_questions"):
+        meta.pop(key)
+    meta["cases_per_dimension"] = None
+    (suite_dir / "suite.json").write_text(json.dumps(meta))
+    old_style = {k: v for k, v in GOOD.items() if k != "seconds"}
+    old_style["questions"] = [{k: v for k, v in qq.items() if k != "kind"} for qq in GOOD["questions"]]
+    old_style["questions"][3]["text"] = "Does the bowler lift his right foot?"
+    for path in (suite_dir / "cases").glob("*.jsonl"):
+        path.unlink()
+    write_case(suite_dir, old_style)
+    assert load_suite(suite_dir).case("ETV-99").seconds is None
+    write_case(suite_dir, {**GOOD, "id": "ETV-98"})
+    _, problems = lint_suite(suite_dir)
+    assert any("kind: this suite declares no question_kinds" in str(p) for p in problems)
+
+
+def test_a_run_is_scored_with_the_suite_it_recorded(tmp_path):
+    """Runs made with v1.0 keep v1.0 (by sha256, or by version for a run that recorded none); runs of two
+    suite versions are not put in one report."""
+    from vrbench.runstore import RunDir, atomic_write_json
+    from vrbench.stages import suite_for_run, suite_for_runs
+
+    def run_with(suite_info, name):
+        root = tmp_path / name
+        root.mkdir()
+        atomic_write_json(root / "run.json", {"suite": suite_info})
+        return root
+
+    old = run_with({"name": "VR-Bench", "version": "1.0", "sha256": V10_SHA256}, "old")
+    legacy = run_with({"name": "VR-Bench", "version": "1.0"}, "legacy")
+    new = run_with(load_suite().info(), "new")
+    assert suite_for_run(RunDir(old)).version == "1.0" and suite_for_run(RunDir(legacy)).version == "1.0"
+    assert suite_for_run(RunDir(new)).version == "1.1"
+    assert suite_for_runs([old, legacy]).sha256 == V10_SHA256
+    with pytest.raises(VRBenchError, match="different suites, whose scores are not comparable.*1.0.*1.1"):
+        suite_for_runs([old, new])
+    unknown = run_with({"name": "VR-Bench", "version": "0.9", "sha256": "ab" * 32}, "unknown")
+    with pytest.raises(VRBenchError, match="not bundled with this vrbench; pass --suite"):
+        suite_for_run(RunDir(unknown))

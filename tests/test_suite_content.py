@@ -1,4 +1,4 @@
-"""Content rules of VR-Bench v1.0 beyond what the linter checks case by case."""
+"""Content rules of the bundled VR-Bench (v1.1) beyond what the linter checks case by case."""
 
 import re
 from collections import Counter
@@ -93,3 +93,35 @@ def test_content_rules_no_brands_or_violence():
     banned = re.compile(r"\b(coca-cola|pepsi|nike|adidas|samsung|iphone|gun|knife fight|blood|kill|weapon)\b", re.I)
     for c in SUITE.cases:
         assert not banned.search(c.prompt), c.id
+
+
+def test_every_case_fits_the_clip_and_says_what_each_question_checks():
+    assert SUITE.version == "1.1"
+    for c in SUITE.cases:
+        assert c.seconds is not None and 0 < c.seconds <= 4, c.id
+        assert all(q.kind for q in c.questions), c.id
+    # order/sequence questions are what later tools look for; each dimension has some
+    for dim in DIMS:
+        assert sum(q.kind == "order" for c in cases(dim) for q in c.questions) >= 5, dim
+
+
+def test_ccr_has_at_most_three_drink_scenes_and_one_case_per_culture():
+    drinks = [c.id for c in cases("CCR") if re.search(r"\b(tea|kava|coffee|wine|drink\w*|toast|mate|sake|beer|chai)\b",
+                                                         c.tags["practice"], re.I)]
+    assert len(drinks) <= 3, drinks
+    assert len({c.tags["culture"] for c in cases("CCR")}) == 26
+
+
+def test_the_authoring_guides_examples_quote_the_suite():
+    """prompts/README.md's good examples are v1.1 questions and its bad ones v1.0 questions, word for word."""
+    from pathlib import Path
+
+    from vrbench.suite import bundled_suite_paths
+
+    old = load_suite(bundled_suite_paths()[1])
+    text = " ".join((Path(SUITE.root) / "README.md").read_text().split())
+    found = re.findall(r"(Good|Bad) \((?:v1\.0 )?([A-Z]{3}-\d\d) (Q\d)[^)]*\): \"([^\"]+\?)\"", text)
+    assert len(found) >= 10, found
+    for kind, case_id, qid, quoted in found:
+        suite = SUITE if kind == "Good" else old
+        assert suite.case(case_id).question(qid).text == quoted, (kind, case_id, qid)

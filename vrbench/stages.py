@@ -10,17 +10,28 @@ from . import __version__
 from .errors import VRBenchError
 from .runstore import RunDir, atomic_write_json, latest_generations
 from .scoring import INVALID, Answer, ScoringConfig, aggregate, score_video
-from .suite import Suite, load_suite
+from .suite import Suite, find_bundled_suite, load_suite
 
 log = logging.getLogger(__name__)
 
 
 def suite_for_run(run: RunDir, suite_path: str | Path | None = None) -> Suite:
-    """The suite a run was made with; refuses a suite whose content differs from the one recorded."""
-    suite = load_suite(suite_path)
+    """The suite a run was made with. Without ``--suite`` it is the bundled suite whose sha256 the run
+    recorded (so a run made with v1.0 is scored with v1.0); a given suite whose content differs from the
+    one recorded is refused."""
     manifest = run.read_manifest()
     recorded = (manifest or {}).get("suite") or {}
     sha = recorded.get("sha256")
+    if suite_path is None and (sha or recorded.get("version")):
+        found = find_bundled_suite(sha, recorded.get("version"))
+        if found is not None:
+            return found
+        if sha:
+            raise VRBenchError(
+                f"{run.run_file}: run was made with suite {recorded.get('name')} {recorded.get('version')} (sha256 {sha[:12]}), "
+                "which is not bundled with this vrbench; pass --suite with the suite the run used"
+            )
+    suite = load_suite(suite_path)
     if sha and sha != suite.sha256:
         raise VRBenchError(
             f"{run.run_file}: run was made with suite {recorded.get('name')} {recorded.get('version')} "
@@ -28,6 +39,21 @@ def suite_for_run(run: RunDir, suite_path: str | Path | None = None) -> Suite:
             "pass --suite with the suite the run used"
         )
     return suite
+
+
+def suite_for_runs(run_dirs, suite_path: str | Path | None = None) -> Suite:
+    """The one suite several runs were made with; runs of different suites are not comparable, so refused."""
+    by_sha: dict[str, tuple[Suite, list[str]]] = {}
+    for d in run_dirs:
+        suite = suite_for_run(RunDir(d), suite_path)
+        by_sha.setdefault(suite.sha256, (suite, []))[1].append(str(d))
+    if not by_sha:
+        return load_suite(suite_path)
+    if len(by_sha) > 1:
+        groups = "; ".join(f"{s.name} {s.version} ({s.sha256[:12]}): {', '.join(dirs)}" for s, dirs in by_sha.values())
+        raise VRBenchError(f"these runs were made with different suites, whose scores are not comparable: {groups}; "
+                           "report them separately")
+    return next(iter(by_sha.values()))[0]
 
 
 def expected_pairs(manifest: dict, suite: Suite, generated: dict) -> set[tuple[str, int]]:

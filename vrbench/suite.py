@@ -20,9 +20,9 @@ from typing import Iterable, Mapping, Sequence
 from .errors import SuiteError, VRBenchError
 from .text import content_words, jaccard, normalize, tfidf_cosine_pairs
 
-CASE_KEYS = ("id", "dimension", "prompt", "intent", "tags", "questions")
+CASE_KEYS = ("id", "dimension", "prompt", "intent", "seconds", "tags", "questions")
 REQUIRED_CASE_KEYS = ("id", "dimension", "prompt", "intent", "questions")
-QUESTION_KEYS = ("id", "layer", "text")
+QUESTION_KEYS = ("id", "layer", "kind", "text")
 LAYERS = (1, 2, 3)
 
 # Questions must be phrased so that "yes" is the correct behaviour; negations invert that and
@@ -41,12 +41,30 @@ DUPLICATE_QUESTION_JACCARD = 0.8
 # different scenes scores below 0.32 (the closest: a frog on a lily pad vs a pebble dropped in a pond).
 DUPLICATE_PROMPT_TFIDF = 0.35
 
+# Stricter question rules, on when suite.json sets "strict_questions": true (VR-Bench v1.1 on).
+# Which hand, foot or side of the body: judges are weak at it and a mirrored scene flips the answer.
+HANDEDNESS = re.compile(
+    r"\b(left|right)(?:[- ](?:front|hind|back|fore|rear|upper|lower))?[- ](hands?|feet|foot|legs?|arms?|paws?|hoofs?|hooves|"
+    r"wings?|shoulders?|knees?|elbows?|hips?|fins?|ears?|eyes?|side of (?:the|its|his|her|their) body)\b|"
+    r"\b(left|right)-handed\b|\bwhich (hand|foot|leg|arm|paw|side)\b",
+    re.IGNORECASE,
+)
+# Motives and mental states cannot be seen; ask about the visible order of events instead.
+MOTIVE = re.compile(
+    r"\b(prompted|because|in order to|on purpose|deliberately|intend\w*|intention\w*|decid\w*|chooses|chose|chosen|"
+    r"motiv\w*|realis(?:e|es|ed|ing)|realiz(?:e|es|ed|ing)|notic(?:e|es|ed|ing)|wants?|wanting|aware)\b",
+    re.IGNORECASE,
+)
+# Two questions of one case sharing this much of their content words probably cannot get different answers.
+STRICT_DUPLICATE_QUESTION_JACCARD = 0.6
+
 
 @dataclass(frozen=True)
 class Question:
     id: str
     layer: int
     text: str
+    kind: str | None = None  # v1.1: presence, form, relation, motion, order, outcome or norm (see suite.json)
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,7 @@ class Case:
     intent: str
     questions: tuple[Question, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
+    seconds: float | None = None  # v1.1: the real-time span the intent needs
 
     def question(self, question_id: str) -> Question:
         for q in self.questions:
@@ -71,8 +90,10 @@ class Case:
             "dimension": self.dimension,
             "prompt": self.prompt,
             "intent": self.intent,
+            **({"seconds": self.seconds} if self.seconds is not None else {}),
             "tags": dict(self.tags),
-            "questions": [{"id": q.id, "layer": q.layer, "text": q.text} for q in self.questions],
+            "questions": [{"id": q.id, "layer": q.layer, **({"kind": q.kind} if q.kind else {}), "text": q.text}
+                          for q in self.questions],
         }
 
 
@@ -176,6 +197,21 @@ def bundled_suite_path() -> Path:
         if (source / "suite.json").is_file():
             return source
         raise VRBenchError("the bundled suite is missing: install vrbench with `pip install .`, or pass --suite PATH") from None
+
+
+def bundled_suite_paths() -> list[Path]:
+    """The bundled suites: the current one first, then earlier versions kept for old runs (``v*/``)."""
+    root = bundled_suite_path()
+    return [root, *sorted((p.parent for p in root.glob("v*/suite.json")), reverse=True)]
+
+
+def find_bundled_suite(sha256: str | None = None, version: str | None = None) -> Suite | None:
+    """The bundled suite with this sha256 (or, when none is given, this version), if any."""
+    for path in bundled_suite_paths():
+        suite = load_suite(path)
+        if (sha256 and suite.sha256 == sha256) or (not sha256 and version and suite.version == version):
+            return suite
+    return None
 
 
 def load_suite(path: str | Path | None = None) -> Suite:
@@ -353,6 +389,19 @@ def _load_metadata(path: Path, problems: list[Problem]) -> dict | None:
         if not any(x.code == d for x in dims):
             problems.append(Problem(where, None, "categories", f"category {cat_of[d]} lists unknown dimension {d}"))
 
+    max_seconds = raw.get("max_seconds")
+    if max_seconds is not None and (not isinstance(max_seconds, (int, float)) or isinstance(max_seconds, bool) or max_seconds <= 0):
+        problems.append(Problem(where, None, "max_seconds", "expected a positive number of seconds or null"))
+        max_seconds = None
+    kinds = raw.get("question_kinds")
+    if kinds is not None and (not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) and k for k in kinds)):
+        problems.append(Problem(where, None, "question_kinds", 'expected a list of names such as ["presence", "motion"], or null'))
+        kinds = None
+    strict = raw.get("strict_questions", False)
+    if not isinstance(strict, bool):
+        problems.append(Problem(where, None, "strict_questions", "expected true or false"))
+        strict = False
+
     if None in (name, version, layers, layer_weights) or not dims:
         return None
     return {
@@ -365,6 +414,9 @@ def _load_metadata(path: Path, problems: list[Problem]) -> dict | None:
         "dimensions": tuple(dims),
         "categories": tuple(categories),
         "license": str(raw.get("license", "")),
+        "max_seconds": None if max_seconds is None else float(max_seconds),
+        "question_kinds": None if kinds is None else tuple(kinds),
+        "strict_questions": strict,
     }
 
 
@@ -433,8 +485,16 @@ def _parse_case(obj, where: str, lineno: int, meta: dict, problems: list[Problem
     if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in tags.items()):
         bad("tags", "expected an object of non-empty strings, e.g. {\"culture\": \"Japan\"}")
         tags = {}
+    seconds = obj.get("seconds")
+    max_seconds = meta["max_seconds"]
+    if max_seconds is not None and "seconds" not in obj:
+        bad("seconds", f"missing: the real-time span (in seconds, at most {max_seconds:g}) the intent needs")
+    elif seconds is not None and (not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0):
+        bad("seconds", f"expected a positive number of seconds, got {seconds!r}")
+    elif seconds is not None and max_seconds is not None and seconds > max_seconds:
+        bad("seconds", f"{seconds:g} s is over the {max_seconds:g} s budget: start the prompt later in the action, or show less of it")
 
-    questions = _parse_questions(obj["questions"], meta["question_layers"], bad)
+    questions = _parse_questions(obj["questions"], meta, bad)
     prompt = obj["prompt"] if isinstance(obj["prompt"], str) else ""
     if questions and prompt.strip():
         prompt_words = content_words(prompt)
@@ -448,10 +508,13 @@ def _parse_case(obj, where: str, lineno: int, meta: dict, problems: list[Problem
     if len(problems) > n_before:
         return None
     dim = dims[dimension]
-    return Case(case_id, dimension, dim.category, prompt.strip(), obj["intent"].strip(), tuple(questions), dict(tags))
+    return Case(case_id, dimension, dim.category, prompt.strip(), obj["intent"].strip(), tuple(questions), dict(tags),
+                None if seconds is None else float(seconds))
 
 
-def _parse_questions(raw, layers: Sequence[int], bad) -> list[Question]:
+def _parse_questions(raw, meta: dict, bad) -> list[Question]:
+    layers: Sequence[int] = meta["question_layers"]
+    kinds, strict = meta["question_kinds"], meta["strict_questions"]
     if not isinstance(raw, list):
         bad("questions", f"expected a list of {len(layers)} questions")
         return []
@@ -470,7 +533,13 @@ def _parse_questions(raw, layers: Sequence[int], bad) -> list[Question]:
             if key not in QUESTION_KEYS:
                 bad(f"{f}.{key}", f"unknown field (allowed: {', '.join(QUESTION_KEYS)})")
                 ok = False
-        qid, qlayer, text = q.get("id"), q.get("layer"), q.get("text")
+        qid, qlayer, text, kind = q.get("id"), q.get("layer"), q.get("text"), q.get("kind")
+        if kinds is not None and kind not in kinds:
+            bad(f"{f}.kind", f"expected one of {', '.join(kinds)}, got {kind!r}")
+            ok = False
+        elif kinds is None and kind is not None:
+            bad(f"{f}.kind", "this suite declares no question_kinds in its suite.json")
+            ok = False
         if qid != f"Q{i + 1}":
             bad(f"{f}.id", f"expected Q{i + 1}, got {qid!r}")
             ok = False
@@ -489,12 +558,23 @@ def _parse_questions(raw, layers: Sequence[int], bad) -> list[Question]:
         if m:
             bad(f"{f}.text", f"contains the negation {m.group(0)!r}; phrase it so that 'yes' is the correct behaviour")
             ok = False
-        out.append(Question(f"Q{i + 1}", layer, text))
+        if strict:
+            for pattern, why in ((HANDEDNESS, "asks which hand, foot or side of the body ({}); a mirrored scene flips it and "
+                                              "judges are weak at it: ask about something both sides share"),
+                                 (MOTIVE, "asks about a motive or state of mind ({}), which cannot be seen: ask about the "
+                                          "visible order of events")):
+                m = pattern.search(text)
+                if m:
+                    bad(f"{f}.text", why.format(repr(m.group(0))))
+                    ok = False
+        out.append(Question(f"Q{i + 1}", layer, text, kind))
     if not ok:
         return []
+    threshold = STRICT_DUPLICATE_QUESTION_JACCARD if strict else DUPLICATE_QUESTION_JACCARD
     for i in range(len(out)):
         for j in range(i):
             a, b = content_words(out[i].text), content_words(out[j].text)
-            if normalize(out[i].text) == normalize(out[j].text) or jaccard(a, b) >= DUPLICATE_QUESTION_JACCARD:
-                bad(f"questions[{i}].text", f"asks the same thing as {out[j].id}")
+            if normalize(out[i].text) == normalize(out[j].text) or jaccard(a, b) >= threshold:
+                bad(f"questions[{i}].text", f"asks nearly the same thing as {out[j].id} ({jaccard(a, b):.0%} of their content "
+                                            "words shared): merge them, or ask about a fact a clip could get wrong on its own")
     return out

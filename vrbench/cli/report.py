@@ -13,10 +13,10 @@ def _pct(value: float | None) -> str:
 def cmd_report(args) -> int:
     from ..agreement import all_agreements, read_human_labels
     from ..report import build_site, load_runs
-    from ..suite import load_suite
+    from ..stages import suite_for_runs
     from ..vbench import read_vbench_sources
 
-    suite = load_suite(args.suite)
+    suite = suite_for_runs(args.run_dirs, args.suite)  # the suite the runs recorded (v1.0 runs: v1.0)
     # Read every input before writing anything, so a bad file never leaves a half-made site.
     vbench = read_vbench_sources(args.vbench, percent=args.percent) if args.vbench else None
     labels = read_human_labels(args.human) if args.human else None
@@ -79,9 +79,9 @@ def cmd_agreement(args) -> int:
     from ..agreement import all_agreements, read_human_labels
     from ..console import table
     from ..report import load_runs
-    from ..suite import load_suite
+    from ..stages import suite_for_runs
 
-    suite = load_suite(args.suite)
+    suite = suite_for_runs(args.run_dirs, args.suite)
     labels = read_human_labels(args.human) if args.human else None
     runs = load_runs(args.run_dirs, suite)
     judges = sorted({j for r in runs for j in r.judges})
