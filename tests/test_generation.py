@@ -98,6 +98,35 @@ def test_interrupted_run_resumes_with_same_result_and_no_duplicates(tmp_path):
     assert set(counts.values()) == {1}
 
 
+def test_resumed_run_keeps_the_first_provenance_and_appends_the_second(tmp_path, monkeypatch):
+    import vrbench.generation as generation
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["vrbench", "generate", "fake", "--out", str(run)])
+    with pytest.raises(KeyboardInterrupt):
+        generate_run(run, "fake", cases=CASES, generator=FakeGenerator(interrupt_after=1), progress=False)
+    first = json.loads((run / "run.json").read_text())
+
+    # The second call comes from another host, another vrbench and other libraries, with a secret on its command line.
+    monkeypatch.setattr(generation, "__version__", "9.9.9")
+    monkeypatch.setattr(generation, "environment", lambda: {"python": "3.99", "torch": "99.0"})
+    monkeypatch.setattr(generation.socket, "gethostname", lambda: "other-node")
+    monkeypatch.setattr(sys, "argv", ["vrbench", "generate", "fake", "--gen-arg", "hf_token=hf_SECRET", "--shard", "0/1"])
+    summary = generate_run(run, "fake", cases=CASES, generator=FakeGenerator(), progress=False)
+    assert (summary.skipped, summary.made) == (1, 2)
+
+    manifest = json.loads((run / "run.json").read_text())
+    for key in ("vrbench_version", "created", "git", "host", "command", "environment"):
+        assert manifest[key] == first[key], key  # where the run came from is never overwritten
+    assert first["command"] == ["vrbench", "generate", "fake", "--out", str(run)]
+    assert len(first["invocations"]) == 1 and len(manifest["invocations"]) == 2
+    assert manifest["invocations"][0] == first["invocations"][0]
+    later = manifest["invocations"][1]
+    assert (later["vrbench_version"], later["host"], later["environment"]) == ("9.9.9", "other-node", {"python": "3.99", "torch": "99.0"})
+    assert later["command"] == ["vrbench", "generate", "fake", "--gen-arg", "hf_token=***", "--shard", "0/1"]
+    assert later["started"].endswith("Z") and "hf_SECRET" not in json.dumps(manifest)
+
+
 def test_failed_case_is_recorded_others_proceed_and_rerun_retries(tmp_path):
     run = tmp_path / "run"
     summary = generate_run(run, "fake", cases=CASES, generator=FakeGenerator(fail=("ETV-02",)), progress=False)

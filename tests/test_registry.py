@@ -46,6 +46,43 @@ def test_create_checks_optional_packages_and_options(reg):
         reg.create("needs-missing", {"stepz": 4})
 
 
+@pytest.mark.parametrize("extra", ["unset", None, ""])
+def test_missing_package_message_without_requires_extra(reg, extra):
+    """A plugin class that does not subclass our base may not define ``requires_extra`` (or set it to None)."""
+
+    @reg.register("foreign")
+    class Foreign:
+        requires = ["a_package_that_is_not_installed_anywhere"]
+
+    if extra != "unset":
+        Foreign.requires_extra = extra
+    with pytest.raises(VRBenchError) as err:
+        reg.create("foreign")
+    message = str(err.value)
+    assert message == "generator 'foreign' needs a_package_that_is_not_installed_anywhere: pip install a_package_that_is_not_installed_anywhere"
+    assert "\n" not in message
+
+
+def test_requires_none_or_a_bare_string_is_not_a_crash(reg):
+    @reg.register("none")
+    class NoneRequires:
+        requires = None
+
+    @reg.register("one-string")
+    class OneString:
+        requires = "a_package_that_is_not_installed_anywhere"  # a string, not a tuple of one
+
+    @reg.register("dotted")
+    class Dotted:
+        requires = ("a_package_that_is_not_installed_anywhere.sub",)  # find_spec raises when the parent is missing
+
+    assert isinstance(reg.create("none"), NoneRequires)
+    with pytest.raises(VRBenchError, match=r"^generator 'one-string' needs a_package_that_is_not_installed_anywhere: pip install"):
+        reg.create("one-string")
+    with pytest.raises(VRBenchError, match=r"^generator 'dotted' needs a_package_that_is_not_installed_anywhere\.sub: pip install"):
+        reg.create("dotted")
+
+
 def test_entry_point_plugins(reg, monkeypatch):
     module = types.ModuleType("my_vrbench_plugin")
 

@@ -22,15 +22,19 @@ XSS = '<script>alert("x")</script>'
 
 def make_run(
     root: Path, model: str, p_yes: float = 0.7, judges: tuple[str, ...] = ("judge-a",), seed: int = 0,
-    video_cases: tuple[str, ...] = ("DRF-01", "ETV-01"), raw: str = "Yes.", score: bool = False,
+    video_cases: tuple[str, ...] = ("DRF-01", "ETV-01"), raw: str = "Yes.", score: bool = True,
+    skip_dimensions: tuple[str, ...] = (),
 ) -> Path:
-    """A run directory with synthetic judgments for every case, tiny real videos for a few, no scores (unless ``score``)."""
+    """A run directory with synthetic judgments for every case (but those of ``skip_dimensions``), tiny real videos
+    for a few, scored with `vrbench score` unless ``score`` is False (the report only reads scores)."""
     suite = load_suite()
     atomic_write_json(root / "run.json", {"vrbench_version": "test", "generator": {"name": model}, "suite": suite.info(), "seeds": [0]})
     rng = np.random.default_rng(seed)
     for j, judge in enumerate(judges):
         rows = []
         for case in suite.cases:
+            if case.dimension in skip_dimensions:
+                continue
             for q in case.questions:
                 u = rng.random()
                 answer = "invalid" if u > 0.98 else ("yes" if u < p_yes + 0.03 * j else "no")
@@ -120,8 +124,58 @@ def test_html_payloads_are_escaped(site):
         assert re.findall(r"<script[^>]*>", html) == [f'<script src="{"" if page.name == "index.html" and page.parent == site else "../../"}static/report.js">']
 
 
-def test_runs_without_scores_are_scored(site):
-    assert (site.parent / "runs" / "good" / "scores" / "judge-a.json").is_file()
+def files_under(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_report_writes_nothing_under_the_runs(tmp_path):
+    run = make_run(tmp_path / "run", "m", video_cases=())
+    before = files_under(run)
+    assert main(["report", str(run), "--out", str(tmp_path / "site")]) == 0
+    assert files_under(run) == before
+
+
+def test_report_refuses_runs_without_scores(tmp_path):
+    run = make_run(tmp_path / "run", "m", video_cases=(), score=False)
+    before = files_under(run)
+    proc = cli("report", str(run), "--out", str(tmp_path / "site"))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith(f"vrbench: error: {run}: judge judge-a has judgments but no scores"), proc.stderr
+    assert f"run `vrbench score {run} --judge judge-a` first" in proc.stderr
+    assert files_under(run) == before and not (run / "scores").exists()  # the report never scores
+    assert not (tmp_path / "site").exists()
+
+
+def test_report_refuses_stale_scores(tmp_path):
+    import os
+
+    run = make_run(tmp_path / "run", "m", video_cases=())
+    judgments, scores = run / "judgments" / "judge-a.jsonl", run / "scores" / "judge-a.json"
+    later = scores.stat().st_mtime_ns + 10**9  # judged again after scoring
+    os.utime(judgments, ns=(later, later))
+    before = files_under(run)
+    proc = cli("report", str(run), "--out", str(tmp_path / "site"))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith(f"vrbench: error: {run}: judge judge-a: {scores} is older than {judgments}"), proc.stderr
+    assert f"run `vrbench score {run} --judge judge-a` first" in proc.stderr
+    assert files_under(run) == before and not (tmp_path / "site").exists()
+
+
+def leaderboard_models(index: Path) -> list[str]:
+    tbody = index.read_text().split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return re.findall(r'<td class="model"><a [^>]*>([^<]*)</a>', tbody)
+
+
+def test_undefined_overall_sorts_last(tmp_path):
+    """A run judged on part of the suite has no overall score: it goes below every scored run, not above."""
+    high = make_run(tmp_path / "high", "high", p_yes=0.8, video_cases=())
+    low = make_run(tmp_path / "low", "low", p_yes=0.3, seed=1, video_cases=())
+    partial = make_run(tmp_path / "partial", "partial", p_yes=0.9, seed=2, video_cases=(), skip_dimensions=("DRF",))
+    assert json.loads((partial / "scores" / "judge-a.json").read_text())["overall"]["score"] is None
+    for order in ([partial, low, high], [low, partial, high], [high, low, partial]):
+        out = tmp_path / "site"
+        assert main(["report", *map(str, order), "--out", str(out)]) == 0
+        assert leaderboard_models(out / "index.html") == ["high", "low", "partial"]
 
 
 def test_report_is_reproducible(site, tmp_path):

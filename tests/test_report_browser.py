@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from test_report import site  # noqa: F401  (module fixture: two runs, VBench, human labels)
+from test_report import make_run, site  # noqa: F401  (module fixture: two runs, VBench, human labels)
+from vrbench.cli import main
 
 CHROMIUM = os.environ.get("VRBENCH_CHROMIUM") or next(
     (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None
@@ -161,6 +162,28 @@ def test_leaderboard_renders_and_sorts(browser, site):  # noqa: F811
     assert any("<script>" in n for n in names)
     assert browser.eval("document.querySelectorAll('script').length") == 1
     assert not [e for e in browser.events if e.get("method") in ("Page.javascriptDialogOpening", "Runtime.exceptionThrown")]
+
+
+@pytest.fixture(scope="module")
+def partial_site(tmp_path_factory):
+    """Three runs; "partial" was judged without one dimension, so it has no overall score."""
+    tmp = tmp_path_factory.mktemp("partial")
+    runs = [make_run(tmp / "partial", "partial", p_yes=0.9, seed=2, video_cases=(), skip_dimensions=("DRF",)),
+            make_run(tmp / "high", "high", p_yes=0.8, video_cases=()),
+            make_run(tmp / "low", "low", p_yes=0.3, seed=1, video_cases=())]
+    assert main(["report", *map(str, runs), "--out", str(tmp / "site")]) == 0
+    return tmp / "site"
+
+
+def test_undefined_overall_is_last_on_load_and_after_sorting(browser, partial_site):
+    browser.goto((partial_site / "index.html").as_uri())
+    assert column(browser, 0) == ["high", "low", "partial"]  # as built
+    browser.click("#leaderboard thead th:nth-child(3)")
+    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(3)').getAttribute('aria-sort')") == "descending"
+    assert column(browser, 0) == ["high", "low", "partial"]
+    browser.click("#leaderboard thead th:nth-child(3)")
+    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(3)').getAttribute('aria-sort')") == "ascending"
+    assert column(browser, 0) == ["low", "high", "partial"]
 
 
 def test_case_page_video_loads_from_disk(browser, site):  # noqa: F811

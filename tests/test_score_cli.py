@@ -138,3 +138,46 @@ def test_list_and_help(capsys):
         with pytest.raises(SystemExit) as e:
             main(cmd)
         assert e.value.code == 0
+
+
+def with_weights(suite_dir, weights):
+    """The suite copy with its own layer weights; returns the suite's new sha256, recorded in the run."""
+    from vrbench.suite import load_suite
+
+    meta = json.loads((suite_dir / "suite.json").read_text())
+    meta["layer_weights"] = weights
+    (suite_dir / "suite.json").write_text(json.dumps(meta))
+    return load_suite(suite_dir)
+
+
+def case_score_by_hand(run_dir, suite, case, weights):
+    """100 x the layer-weighted score of one case's seed-0 answers, from the judgments file itself."""
+    layers = {q.id: q.layer for q in suite.case(case).questions}
+    per_layer = {1: [], 2: [], 3: []}
+    for line in judgments(run_dir).read_text().splitlines():
+        r = json.loads(line)
+        if r["case"] == case and r["seed"] == 0:
+            per_layer[layers[r["question"]]].append(1.0 if r["answer"] == "yes" else 0.0)
+    return 100 * sum(w * sum(v) / len(v) for w, v in zip(weights, per_layer.values()))
+
+
+def test_suite_layer_weights_are_used_and_recorded(run_dir, suite_dir):
+    suite = with_weights(suite_dir, {"1": 0.6, "2": 0.3, "3": 0.1})
+    manifest = json.loads((run_dir / "run.json").read_text())
+    manifest["suite"] = suite.info()  # the run was made with this suite
+    (run_dir / "run.json").write_text(json.dumps(manifest))
+    out = run_dir / "scores" / "example-judge.json"
+
+    assert main(["score", str(run_dir), "--suite", str(suite_dir), "--bootstrap", "0"]) == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["layer_weights"] == [0.6, 0.3, 0.1]
+    assert result["config"]["layer_weights_source"] == "suite"
+    case = next(c for c in result["cases"] if result["cases"][c]["seeds"].get("0") is not None)
+    assert result["cases"][case]["seeds"]["0"] == pytest.approx(case_score_by_hand(run_dir, suite, case, (0.6, 0.3, 0.1)), abs=1e-3)
+
+    # --layer-weights overrides the suite's, and the result says so
+    assert main(["score", str(run_dir), "--suite", str(suite_dir), "--bootstrap", "0", "--layer-weights", "0.2", "0.3", "0.5"]) == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["layer_weights"] == [0.2, 0.3, 0.5]
+    assert result["config"]["layer_weights_source"] == "override"
+    assert result["cases"][case]["seeds"]["0"] == pytest.approx(case_score_by_hand(run_dir, suite, case, (0.2, 0.3, 0.5)), abs=1e-3)

@@ -59,6 +59,14 @@ def test_gating():
     assert case_score(answers_of(["yes", "no"] + ["yes"] * 6), ScoringConfig(gating=True)) == pytest.approx(0.9)
 
 
+def test_layer_weights_default_to_none_meaning_the_suites():
+    """ScoringConfig() leaves the weights to the suite (score_run fills them in); an explicit value is used as is."""
+    assert ScoringConfig().layer_weights is None and ScoringConfig().to_dict()["layer_weights"] == [0.2, 0.3, 0.5]
+    cfg = ScoringConfig(layer_weights=(0.6, 0.3, 0.1))
+    assert cfg.to_dict()["layer_weights"] == [0.6, 0.3, 0.1]
+    assert case_score(answers_of(["yes"] * 2 + ["no"] * 6), cfg) == pytest.approx(0.6)
+
+
 def test_bad_config():
     with pytest.raises(ValueError):
         ScoringConfig(layer_weights=(0.5, 0.5, 0.5))

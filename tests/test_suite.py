@@ -249,3 +249,25 @@ def test_a_run_is_scored_with_the_suite_it_recorded(tmp_path):
     unknown = run_with({"name": "VR-Bench", "version": "0.9", "sha256": "ab" * 32}, "unknown")
     with pytest.raises(VRBenchError, match="not bundled with this vrbench; pass --suite"):
         suite_for_run(RunDir(unknown))
+
+
+def test_a_suite_is_parsed_once_until_it_changes(suite_dir, monkeypatch):
+    """load_suite keeps a loaded suite per process (suite_for_run calls it several times a command), but an
+    edited suite is read again."""
+    import vrbench.suite as suite_module
+
+    calls = []
+    real = suite_module.lint_suite
+    monkeypatch.setattr(suite_module, "lint_suite", lambda path=None: calls.append(path) or real(path))
+    first = load_suite(suite_dir)
+    assert load_suite(suite_dir) is first and load_suite(suite_dir / "suite.json") is first
+    assert len(calls) == 1
+
+    case_file = next(iter(sorted((suite_dir / "cases").glob("*.jsonl"))))
+    lines = case_file.read_text().splitlines()
+    row = json.loads(lines[0])
+    row["prompt"] += " at dusk"
+    case_file.write_text("\n".join([json.dumps(row)] + lines[1:]) + "\n")
+    edited = load_suite(suite_dir)
+    assert len(calls) == 2
+    assert edited.case(row["id"]).prompt == row["prompt"] and edited.sha256 != first.sha256

@@ -2,6 +2,9 @@
 
 - ``run.json`` is written first. A run never mixes settings: a rerun whose generator signature differs
   from the recorded one is refused unless ``overwrite=True``, which discards the old outputs.
+- Provenance: the first call's (vrbench version, git commit, host, command, library versions) stays at
+  the top of ``run.json``; every call, the first included, is appended to ``invocations``, so a resumed
+  or sharded run keeps where each part came from.
 - Resumable: a pair whose video exists and has a row is skipped; a video that was renamed into place
   just before a crash (so has no row yet) is adopted, not remade; a half-written last row is cut off.
 - Shardable: under ``torchrun`` / ``accelerate launch`` (RANK, WORLD_SIZE) each rank takes every
@@ -26,7 +29,10 @@ import contextlib
 import logging
 import os
 import platform
+import re
+import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -128,6 +134,30 @@ def environment() -> dict[str, Any]:
     return {"python": platform.python_version(), "platform": platform.platform(terse=True), **versions}
 
 
+# An argument whose name looks like a secret (``--gen-arg hf_token=...``, ``--api-key X``) is recorded without its value.
+_SECRET_NAME = re.compile(r"key|token|secret|passw|credential", re.IGNORECASE)
+
+
+def command_line(argv: Sequence[str] | None = None) -> list[str]:
+    """The process's command line for run.json, with the values of secret-looking arguments replaced by ``***``."""
+    args = list(sys.argv if argv is None else argv)
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        name, sep, _ = arg.partition("=")
+        if sep and _SECRET_NAME.search(name):
+            arg = f"{name}=***"
+        elif i > 0 and args[i - 1].startswith("-") and "=" not in args[i - 1] and _SECRET_NAME.search(args[i - 1]):
+            arg = "***"
+        out.append(arg)
+    return out
+
+
+def invocation(started: str, shard: "Shard") -> dict[str, Any]:
+    """Where one ``generate`` call ran: appended to run.json's ``invocations``."""
+    return {"started": started, "command": command_line(), "host": socket.gethostname(), "shard": str(shard),
+            "vrbench_version": __version__, "git": git_commit(), "environment": environment()}
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -161,8 +191,12 @@ def _discard_outputs(run: RunDir) -> None:
 
 
 def prepare_run(run: RunDir, generator_name: str, signature: dict, suite_info: dict, cases: Sequence[str],
-                seeds: Sequence[int], overwrite: bool = False) -> dict:
-    """Write (or extend) run.json before any video; refuse a different generator signature."""
+                seeds: Sequence[int], overwrite: bool = False, called: dict[str, Any] | None = None) -> dict:
+    """Write (or extend) run.json before any video; refuse a different generator signature.
+
+    ``called`` (see :func:`invocation`) is appended to ``invocations``; the first call's provenance
+    also stays at the top level, never overwritten by later calls."""
+    called = called if called is not None else invocation(utc_now(), Shard())
 
     def change(manifest: dict) -> None:
         recorded = manifest.get("generator")
@@ -178,13 +212,14 @@ def prepare_run(run: RunDir, generator_name: str, signature: dict, suite_info: d
             _discard_outputs(run)
             manifest.clear()
         if not manifest:
-            manifest.update({"vrbench_version": __version__, "created": utc_now(), "git": git_commit()})
-        manifest["vrbench_version"] = __version__
+            manifest.update({"vrbench_version": called["vrbench_version"], "created": called["started"],
+                             "git": called["git"], "host": called["host"], "command": called["command"],
+                             "environment": called["environment"]})
         manifest["suite"] = suite_info
         manifest["generator"] = ours
         manifest["cases"] = sorted(set(manifest.get("cases") or []) | set(cases))
         manifest["seeds"] = sorted(set(manifest.get("seeds") or []) | set(seeds))
-        manifest["environment"] = environment()
+        manifest.setdefault("invocations", []).append(called)
         manifest.setdefault("timings", {})
 
     return update_manifest(run.root, change)
@@ -294,10 +329,11 @@ def generate_run(
         raise VRBenchError("no cases selected")
     gen = generator if generator is not None else GENERATORS.create(model, options)  # cheap: no weights yet
     signature = gen.signature()
-    prepare_run(run, model, signature, suite.info(), [c.id for c in selected], seed_list, overwrite)
+    shard = shard or Shard()
+    prepare_run(run, model, signature, suite.info(), [c.id for c in selected], seed_list, overwrite,
+                invocation(started, shard))
     by_id = {c.id: c for c in selected}
     pairs: list[Pair] = [(c.id, s) for c in selected for s in seed_list]
-    shard = shard or Shard()
     mine = shard.take(pairs)
     latest = latest_generations(run.root)
     done = {k for k, r in latest.items() if "error" not in r and (run.root / r["video"]).is_file()}

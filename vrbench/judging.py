@@ -39,8 +39,12 @@ from .video import probe_video, sha256_file
 
 log = logging.getLogger(__name__)
 
-#: what the judge cache keeps of a row (everything else is about this run: case, seed, timing, caching)
-ANSWER_FIELDS = ("answer", "p_yes", "raw", "error", "error_kind", "finish_reason", "usage")
+#: every ``judgments/<judge>.jsonl`` row has these fields in this order, fresh, cached or failed alike
+#: (built only by ``judgment_row``); a field that does not apply is null, never missing
+JUDGMENT_FIELDS = ("case", "seed", "question", "answer", "p_yes", "raw", "error", "error_kind", "finish_reason",
+                   "usage", "latency", "retried", "requests", "video_sha256", "cached")
+#: what the judge cache keeps of a row: the answer and how it was got (the rest is about this run: which video, caching)
+ANSWER_FIELDS = ("answer", "p_yes", "raw", "error", "error_kind", "finish_reason", "usage", "latency", "retried")
 
 
 @dataclass
@@ -65,14 +69,19 @@ class _Tally:
 
 def judgment_row(case: str, seed: int, question: str, *, answer: str = INVALID, p_yes: float | None = None,
                  raw: str | None = None, error: str | None = None, error_kind: str | None = None,
-                 finish_reason: str | None = None, usage: dict | None = None, latency: float = 0.0,
-                 retried: bool = False, requests: int = 0, video_sha256: str | None = None,
+                 finish_reason: str | None = None, usage: dict | None = None, latency: float | None = None,
+                 retried: bool | None = False, requests: int = 0, video_sha256: str | None = None,
                  cached: bool = False) -> dict[str, Any]:
-    """One ``judgments/<judge>.jsonl`` row: the same fields whether the answer is fresh, cached or an error."""
-    return {"case": case, "seed": seed, "question": question, "answer": answer, "p_yes": p_yes, "raw": raw,
-            "error": error, "error_kind": error_kind, "finish_reason": finish_reason, "usage": usage,
-            "latency": round(latency, 4), "retried": retried, "requests": requests, "video_sha256": video_sha256,
-            "cached": cached}
+    """One ``judgments/<judge>.jsonl`` row with the fields of ``JUDGMENT_FIELDS``, fresh, cached or an error.
+
+    ``latency`` is how long the judge took to give the answer (a cached row keeps the original's), null
+    when no judge was asked or an older cache did not keep it; ``requests`` are those made by this run."""
+    row = {"case": case, "seed": seed, "question": question, "answer": answer, "p_yes": p_yes, "raw": raw,
+           "error": error, "error_kind": error_kind, "finish_reason": finish_reason, "usage": usage,
+           "latency": None if latency is None else round(latency, 4), "retried": retried, "requests": requests,
+           "video_sha256": video_sha256, "cached": cached}
+    assert tuple(row) == JUDGMENT_FIELDS  # the schema has one home: keep the two in step
+    return row
 
 
 def _videos_to_judge(run: RunDir, suite, done: set[tuple[str, int, str]], cases: list[str] | None) -> tuple[list[_Video], int, int]:
@@ -366,10 +375,9 @@ class _Stage:
         todo = []
         for qid, text in v.questions:
             hit = self.cache.get(keys[qid]) if (self.cache is not None and sha) else None
-            if hit is not None:
+            if hit is not None:  # a field an older cache did not keep is null in the row, never missing
                 fields = {k: hit.get(k) for k in ANSWER_FIELDS}
-                self._keep(judgment_row(v.case, v.seed, qid, **fields, latency=hit.get("latency", 0.0),
-                                        video_sha256=sha, cached=True))
+                self._keep(judgment_row(v.case, v.seed, qid, **fields, video_sha256=sha, cached=True))
                 self.tally.cached += 1
             else:
                 todo.append((qid, text))

@@ -14,6 +14,14 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported (without importing it); a dotted name whose parent is missing is not."""
+    try:
+        return find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 class Registry(Generic[T]):
     """Maps names to classes.
 
@@ -80,10 +88,14 @@ class Registry(Generic[T]):
         """Construct the class registered as ``name`` (cheap: no weights), after checking that the optional
         packages it lists in ``requires`` are installed; both problems are one-line errors."""
         cls = self.get(name)
-        missing = [m for m in getattr(cls, "requires", ()) if find_spec(m) is None]
+        # Plugin classes need not subclass our bases: ``requires`` / ``requires_extra`` may be absent, None or a bare string.
+        requires = getattr(cls, "requires", None) or ()
+        missing = [m for m in ([requires] if isinstance(requires, str) else requires) if not _installed(m)]
         if missing:
+            extra = getattr(cls, "requires_extra", None)
+            install = f"pip install 'vrbench[{extra}]'" if extra else f"pip install {' '.join(missing)}"
             hint = " (install a torch build for your machine first)" if "torch" in missing else ""
-            raise VRBenchError(f"{self.kind} '{name}' needs {', '.join(missing)}: pip install 'vrbench[{cls.requires_extra}]'{hint}")
+            raise VRBenchError(f"{self.kind} '{name}' needs {', '.join(missing)}: {install}{hint}")
         try:
             return cls(**(options or {}))
         except TypeError as e:  # an option the class does not take (Python API; the CLI checks earlier)

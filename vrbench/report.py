@@ -46,8 +46,9 @@ class RunResults:
 
 
 def load_run(path: str | Path, suite: Suite) -> RunResults:
-    """Read a run directory; a judge with judgments but no scores is scored now (vrbench.stages.score_run)."""
-    from .stages import score_run, suite_for_run
+    """Read a run directory. Only reads: a judge with judgments but no scores, or with scores older than its
+    judgments, is an error naming `vrbench score` (scoring is its own stage, and stale numbers must not be published)."""
+    from .stages import suite_for_run
 
     run = RunDir(path)
     if not run.root.is_dir():
@@ -69,16 +70,15 @@ def load_run(path: str | Path, suite: Suite) -> RunResults:
         if not rows:
             continue
         scores_path = run.scores_file(judge)
-        if scores_path.exists():
-            try:
-                scores = json.loads(scores_path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise VRBenchError(f"{scores_path}: not valid JSON ({e})") from None
-            if scores_path.stat().st_mtime < path_j.stat().st_mtime:
-                log.warning("%s is older than %s; run `vrbench score %s` to refresh it", scores_path, path_j, run.root)
-        else:
-            log.info("%s: no scores for judge %s yet; scoring now", run.root, judge)
-            scores = score_run(run.root, judge, suite_path=suite.root)
+        fix = f"run `vrbench score {run.root} --judge {judge}` first"
+        if not scores_path.exists():
+            raise VRBenchError(f"{run.root}: judge {judge} has judgments but no scores ({scores_path}): {fix}")
+        if scores_path.stat().st_mtime_ns < path_j.stat().st_mtime_ns:
+            raise VRBenchError(f"{run.root}: judge {judge}: {scores_path} is older than {path_j}: {fix}")
+        try:
+            scores = json.loads(scores_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise VRBenchError(f"{scores_path}: not valid JSON ({e})") from None
         result.judges.append(judge)
         result.judgments[judge] = rows
         result.scores[judge] = scores
@@ -240,7 +240,8 @@ def build_site(
                 "missing_dimensions": overall.get("missing_dimensions") or [],
                 "vbench": vb_by_model.get(run.model, {}),
             })
-    rows.sort(key=lambda r: -1e9 if r["overall"]["score"] is None else -r["overall"]["score"])
+    # best overall first; a run with no overall score (a dimension missing) goes last, as the page's click-sort does
+    rows.sort(key=lambda r: (r["overall"]["score"] is None, -(r["overall"]["score"] or 0.0)))
 
     def label(r):
         return f"{r['model']} · {r['judge']}" if len({x['judge'] for x in rows}) > 1 else r["model"]

@@ -4,7 +4,8 @@ Exactly as VRBENCH.md fixes it:
 
 * answer value: hard = 1 for yes, 0 for no; soft = P(yes) where the judge gave one (hard otherwise);
   an invalid or missing answer is worth 0 and is counted, never dropped;
-* case score = sum over layers l of W_l * mean(answer values in layer l), W = (0.2, 0.3, 0.5);
+* case score = sum over layers l of W_l * mean(answer values in layer l), W = the suite's layer weights
+  (0.2, 0.3, 0.5 for VR-Bench), unless the caller overrides them;
 * optional gating: when no layer-1 answer is "yes", layers 2 and 3 count 0;
 * dimension = 100 * mean over its videos (cases x seeds); category = mean of its dimensions;
   overall = mean of all dimensions; 95% bootstrap intervals resample cases within each dimension.
@@ -24,9 +25,13 @@ YES, NO, INVALID = "yes", "no", "invalid"
 ANSWERS = (YES, NO, INVALID)
 
 
+DEFAULT_LAYER_WEIGHTS = (0.2, 0.3, 0.5)  # VR-Bench's; used only where no suite is at hand
+
+
 @dataclass(frozen=True)
 class ScoringConfig:
-    layer_weights: tuple[float, float, float] = (0.2, 0.3, 0.5)
+    # None: the suite's weights (score_run fills them in); a value overrides the suite's
+    layer_weights: tuple[float, float, float] | None = None
     soft: bool = False
     gating: bool = False
     bootstrap_samples: int = 1000
@@ -34,16 +39,22 @@ class ScoringConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if len(self.layer_weights) != 3 or any(w < 0 for w in self.layer_weights) or not math.isclose(sum(self.layer_weights), 1.0):
-            raise ValueError(f"layer_weights must be 3 non-negative numbers summing to 1, got {self.layer_weights}")
+        w = self.layer_weights
+        if w is not None and (len(w) != 3 or any(x < 0 for x in w) or not math.isclose(sum(w), 1.0)):
+            raise ValueError(f"layer_weights must be 3 non-negative numbers summing to 1, got {w}")
         if not 0 < self.confidence < 1:
             raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
         if self.bootstrap_samples < 0:
             raise ValueError("bootstrap_samples must be >= 0")
 
+    @property
+    def weights(self) -> tuple[float, float, float]:
+        """The layer weights to score with."""
+        return self.layer_weights if self.layer_weights is not None else DEFAULT_LAYER_WEIGHTS
+
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["layer_weights"] = list(self.layer_weights)
+        d["layer_weights"] = list(self.weights)  # the weights actually used
         return d
 
 
@@ -79,7 +90,7 @@ def case_score(answers: Sequence[Answer], config: ScoringConfig = ScoringConfig(
     """Layer-weighted score of one video's answers, in [0, 1]."""
     gated = config.gating and is_gated(answers)
     total = 0.0
-    for layer, weight in zip((1, 2, 3), config.layer_weights):
+    for layer, weight in zip((1, 2, 3), config.weights):
         values = [answer_value(a.answer, a.p_yes, config.soft) for a in answers if a.layer == layer]
         if not values:
             raise ValueError(f"no answers in layer {layer}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -75,11 +76,15 @@ def score_run(run_dir: str | Path, judge: str, config: ScoringConfig = ScoringCo
 
     Every video that has at least one judgment row is scored; a question without a row counts as a
     missing (invalid) answer, so a partly judged video is never scored on its answered questions only.
+    Layer weights are the suite's unless ``config.layer_weights`` overrides them; the result records which.
     """
     run = RunDir(run_dir)
     if not run.root.is_dir():
         raise VRBenchError(f"{run.root}: run directory not found")
     suite = suite_for_run(run, suite_path)
+    weights_source = "suite" if config.layer_weights is None else "override"
+    if config.layer_weights is None:
+        config = replace(config, layer_weights=suite.layer_weights)
     rows = run.read_judgments(judge)
     path = run.judgments_file(judge)
 
@@ -132,6 +137,7 @@ def score_run(run_dir: str | Path, judge: str, config: ScoringConfig = ScoringCo
         "videos_expected": len(expected),
         **scores.to_dict(),
     }
+    result["config"]["layer_weights_source"] = weights_source
     atomic_write_json(run.scores_file(judge), result)
     log.info("wrote %s", run.scores_file(judge))
     return result

@@ -12,7 +12,7 @@ import glob
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -214,20 +214,50 @@ def find_bundled_suite(sha256: str | None = None, version: str | None = None) ->
     return None
 
 
+# Valid suites loaded by this process, keyed by _suite_stamp: linting takes about 0.5 s and one command
+# loads the same suite several times. Suite is frozen, so sharing one object is safe.
+_loaded: dict[tuple, Suite] = {}
+
+
 def load_suite(path: str | Path | None = None) -> Suite:
-    """Load and validate a suite directory (default: the bundled VR-Bench); raise SuiteError on any problem."""
-    suite, problems = lint_suite(path)
-    if problems:
-        raise SuiteError(problems)
-    assert suite is not None
-    return suite
+    """Load and validate a suite directory (default: the bundled VR-Bench); raise SuiteError on any problem.
+
+    An unchanged suite is validated once per process; editing suite.json or a case file re-reads it."""
+    root = _suite_root(path)
+    stamp = _suite_stamp(root)
+    suite = _loaded.get(stamp) if stamp else None
+    if suite is None:
+        suite, problems = lint_suite(root)
+        if problems:
+            raise SuiteError(problems)
+        assert suite is not None
+        if stamp:
+            _loaded[stamp] = suite
+    # the same directory may be named another way (relative, via a link): keep the caller's root
+    return suite if suite.root == root else replace(suite, root=root)
+
+
+def _suite_stamp(root: Path) -> tuple | None:
+    """(resolved root, (path, size, mtime_ns) of suite.json and each case file), or None when suite.json
+    cannot be read (then lint_suite reports why)."""
+    meta_path = root / "suite.json"
+    try:
+        globs = json.loads(meta_path.read_text(encoding="utf-8")).get("cases", ["*.jsonl"])
+        files = [meta_path, *_case_files(root, [globs] if isinstance(globs, str) else globs)]
+        stats = tuple((str(f), st.st_size, st.st_mtime_ns) for f in files for st in [f.stat()])
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+    return (str(root.resolve()), stats)
+
+
+def _suite_root(path: str | Path | None) -> Path:
+    root = Path(path) if path is not None else bundled_suite_path()
+    return root.parent if root.is_file() and root.name == "suite.json" else root
 
 
 def lint_suite(path: str | Path | None = None) -> tuple[Suite | None, list[Problem]]:
     """Validate a suite and return it (None when unusable) with every problem found."""
-    root = Path(path) if path is not None else bundled_suite_path()
-    if root.is_file() and root.name == "suite.json":
-        root = root.parent
+    root = _suite_root(path)
     meta_path = root / "suite.json"
     if not meta_path.is_file():
         raise VRBenchError(f"{root}: not a suite directory (expected a suite.json in it)")

@@ -19,8 +19,15 @@ from ..errors import SuiteError, VRBenchError
 COMMAND_MODULES = ("suite", "generate", "judge", "score", "report")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line that points at ``--help`` (not the whole usage block)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vrbench",
         description="VR-Bench: does this text-to-video model reason? Generate videos, judge them with an MLLM, score and publish.",
         epilog="Run `vrbench COMMAND --help` for a command's options.",

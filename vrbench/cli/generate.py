@@ -57,9 +57,19 @@ def _generate(args):
     return summary
 
 
-def cmd_generate(args) -> int:
-    _generate(args)
+#: exit status when some (case, seed) failed but the others were made (batch jobs can tell it from 2, a usage error)
+EXIT_SOME_FAILED = 3
+
+
+def _status(summary) -> int:
+    if summary.failed:
+        print(f"vrbench: {len(summary.failed)} video(s) failed (listed above); exit status {EXIT_SOME_FAILED}", file=sys.stderr)
+        return EXIT_SOME_FAILED
     return 0
+
+
+def cmd_generate(args) -> int:
+    return _status(_generate(args))
 
 
 def _judge_and_score(args, run_dir: Path, judge_opts: dict, config) -> None:
@@ -96,9 +106,9 @@ def cmd_run(args) -> int:
     summary = _generate(args)
     if not summary.complete:
         print("other shards are still generating; the last one to finish judges and scores the run")
-        return 0
+        return _status(summary)
     _judge_and_score(args, summary.run_dir, judge_opts, config)
-    return 0
+    return _status(summary)
 
 
 def cmd_demo(args) -> int:

@@ -18,8 +18,10 @@ def cmd_score(args) -> int:
     suite = suite_for_run(run, args.suite)
     for judge in judges:
         result = score_run(run.root, judge, config, args.suite)
+        used = result["config"]
         print(f"{run.root} · judge {judge} · {'soft' if config.soft else 'hard'} answers"
-              f"{' · gating' if config.gating else ''} · suite {suite.name} {suite.version}")
+              f"{' · gating' if config.gating else ''} · suite {suite.name} {suite.version}"
+              f" · layer weights {'/'.join(f'{w:g}' for w in used['layer_weights'])} ({used['layer_weights_source']})")
         print(scores_table(result, suite))
         print(f"wrote {run.scores_file(judge)}")
     return 0
@@ -31,7 +33,7 @@ def scoring_config(args):
 
     try:
         return ScoringConfig(
-            layer_weights=tuple(args.layer_weights) if args.layer_weights else (0.2, 0.3, 0.5),
+            layer_weights=tuple(args.layer_weights) if args.layer_weights else None,  # None: the suite's
             soft=args.soft,
             gating=args.gating,
             bootstrap_samples=args.bootstrap,
@@ -45,7 +47,7 @@ def add_scoring_options(p) -> None:
     """Options shared by every command that scores (`score`, `run`)."""
     p.add_argument("--soft", action="store_true", help="use P(yes) where the judge gave one instead of hard yes/no")
     p.add_argument("--gating", action="store_true", help="a case with no 'yes' in layer 1 scores 0 on layers 2 and 3")
-    p.add_argument("--layer-weights", nargs=3, type=float, metavar=("W1", "W2", "W3"), help="layer weights (default: 0.2 0.3 0.5)")
+    p.add_argument("--layer-weights", nargs=3, type=float, metavar=("W1", "W2", "W3"), help="layer weights (default: the suite's, 0.2 0.3 0.5 for VR-Bench)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for CIs (default: 1000; 0 = none)")
     p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="bootstrap random seed (default: 0)")
 
