@@ -222,6 +222,9 @@ def _save_tensors(path: str | Path, tensors: dict, metadata: dict[str, str]) -> 
 
     fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", dir=os.path.dirname(path) or ".")
     os.close(fd)
+    umask = os.umask(0)  # mkstemp makes 0600; give the file what the umask gives (single-threaded here)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
         os.replace(tmp, path)

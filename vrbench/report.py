@@ -201,6 +201,8 @@ def build_site(
     from tqdm import tqdm
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise VRBenchError(f"--out {out}: exists and is not a directory; pass a folder for the site")
     out.mkdir(parents=True, exist_ok=True)
     site = _Site(out)
     static_src = Path(str(resources.files("vrbench.reports"))) / "static"

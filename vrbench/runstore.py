@@ -65,6 +65,7 @@ def atomic_output(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; the final file gets what the umask gives
     try:
         yield Path(tmp)
         with open(tmp, "rb") as f:
@@ -76,6 +77,20 @@ def atomic_output(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
         except FileNotFoundError:
             pass
         raise
+
+
+def _read_umask() -> int:
+    umask = os.umask(0)  # the only way to read it is to set it; done once, at import, before any threads
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
+def default_file_mode() -> int:
+    """The mode a plainly created file gets under the process's umask (0644 under umask 022)."""
+    return 0o666 & ~_UMASK
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
