@@ -51,7 +51,9 @@ def rows(run_dir):
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_rows_manifest_and_skip_on_rerun(tmp_path):
+def test_rows_manifest_and_skip_on_rerun(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_must_not_leak")  # secrets live in the environment; none may reach run.json
+    monkeypatch.setattr(sys, "argv", ["vrbench", "generate", "fake", "--gen-arg", "api_key=sk-must-not-leak"])
     gen = FakeGenerator()
     summary = generate_run(tmp_path / "run", "fake", cases=CASES, seeds=2, generator=gen, progress=False)
     assert (summary.made, summary.skipped, summary.complete) == (6, 0, True)
@@ -65,7 +67,7 @@ def test_rows_manifest_and_skip_on_rerun(tmp_path):
     assert manifest["generator"] == {"name": "fake", "signature": {"model": "fake", "steps": 2}}
     assert manifest["seeds"] == [0, 1] and manifest["cases"] == sorted(CASES)
     assert manifest["suite"]["name"] == "VR-Bench" and "generate" in manifest["timings"]
-    assert not any(k in json.dumps(manifest).lower() for k in ("api_key", "token"))
+    assert "must_not_leak" not in json.dumps(manifest) and "must-not-leak" not in json.dumps(manifest)
 
     again = FakeGenerator()
     summary = generate_run(tmp_path / "run", "fake", cases=CASES, seeds=2, generator=again, progress=False)
