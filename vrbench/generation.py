@@ -398,7 +398,7 @@ def _generate_batch(gen, run: RunDir, model: str, batch: list[tuple[Case, int]],
                 _generate_batch(gen, run, model, [item], summary, latest)
             return
         case_id, seed = requests[0].case_id, requests[0].seed
-        log.warning("%s seed %d: %s", case_id, seed, e)
+        log.info("%s seed %d: %s", case_id, seed, e)  # reported once, by the caller (summary.failed)
         summary.failed.append((case_id, seed, str(e)))
         previous = latest.get((case_id, seed))
         if not (previous and previous.get("error") == str(e)):  # the same failure again adds no row

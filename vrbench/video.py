@@ -116,6 +116,12 @@ def sample_frames(path: str | Path, num_frames: int = 16, max_pixels: int | None
         decord = None
     try:
         if decord is not None:
+            import av
+
+            # a file FFmpeg cannot open makes decord print its own error line first; PyAV fails quietly,
+            # so the one line below is the only report
+            with av.open(str(path)):
+                pass
             reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
             total, fps = len(reader), float(reader.get_avg_fps())
             idx = uniform_indices(total, num_frames)
