@@ -272,13 +272,14 @@ class ContextStore:
 
     def missing(self, prompts: Iterable[str]) -> list[str]:
         """Prompts without a context here; a file made for another identity is an error, not a miss."""
+        unique = list(dict.fromkeys(prompts))  # once: ``prompts`` may be a one-pass iterator
         todo = []
-        for p in dict.fromkeys(prompts):
+        for p in unique:
             if self.path(p).is_file():
                 self._check(self.path(p), p)
             else:
                 todo.append(p)
-        if len(todo) < len(dict.fromkeys(prompts)) and not self.uncond_path.is_file():
+        if len(todo) < len(unique) and not self.uncond_path.is_file():
             raise _error(f"{self.uncond_path}: missing (the unconditional context of the contexts beside it)")
         return todo
 

@@ -150,6 +150,7 @@ def test_the_store_is_keyed_by_checkpoint_builder_and_length_and_refuses_stale_e
     got = a.get("p")
     assert torch.equal(got[0], cond) and torch.equal(got[1], uncond)
     assert a.missing(["p", "q"]) == ["q"]
+    assert a.missing(iter(["p", "q", "q"])) == ["q"]  # a one-pass iterator is read once
     others = [ContextStore(tmp_path, checkpoint="bbbb"), ContextStore(tmp_path, checkpoint="aaaa", builder=1),
               ContextStore(tmp_path, checkpoint="aaaa", context_len=1024)]
     assert len({a.dir, *(o.dir for o in others)}) == 4

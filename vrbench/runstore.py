@@ -65,8 +65,8 @@ def atomic_output(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; the final file gets what the umask gives
     try:
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; the final file gets what the umask gives
         yield Path(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())

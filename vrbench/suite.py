@@ -316,6 +316,10 @@ def lint_suite(path: str | Path | None = None) -> tuple[Suite | None, list[Probl
 # --- metadata -------------------------------------------------------------------------------------
 
 
+def _positive_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
 def _rel(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
@@ -420,7 +424,7 @@ def _load_metadata(path: Path, problems: list[Problem]) -> dict | None:
             problems.append(Problem(where, None, "categories", f"category {cat_of[d]} lists unknown dimension {d}"))
 
     max_seconds = raw.get("max_seconds")
-    if max_seconds is not None and (not isinstance(max_seconds, (int, float)) or isinstance(max_seconds, bool) or max_seconds <= 0):
+    if max_seconds is not None and not _positive_number(max_seconds):
         problems.append(Problem(where, None, "max_seconds", "expected a positive number of seconds or null"))
         max_seconds = None
     kinds = raw.get("question_kinds")
@@ -519,7 +523,7 @@ def _parse_case(obj, where: str, lineno: int, meta: dict, problems: list[Problem
     max_seconds = meta["max_seconds"]
     if max_seconds is not None and "seconds" not in obj:
         bad("seconds", f"missing: the real-time span (in seconds, at most {max_seconds:g}) the intent needs")
-    elif seconds is not None and (not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0):
+    elif seconds is not None and not _positive_number(seconds):
         bad("seconds", f"expected a positive number of seconds, got {seconds!r}")
     elif seconds is not None and max_seconds is not None and seconds > max_seconds:
         bad("seconds", f"{seconds:g} s is over the {max_seconds:g} s budget: start the prompt later in the action, or show less of it")
