@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from judge_helpers import make_run  # noqa: E402
 from openai_stub_server import StubServer  # noqa: E402
 
-from vrbench.judging import judge_run  # noqa: E402
+from vrbench.stages.judge import judge_run  # noqa: E402
 from vrbench.suite import load_suite  # noqa: E402
 from vrbench.video import sample_frames, write_video  # noqa: E402
 
@@ -117,7 +117,7 @@ async def _bare_client(url: str, videos: list[list[dict]], concurrency: int) -> 
 
 def _request_bodies(run_root: Path, cases: list[str], options: dict) -> list[list[dict]]:
     """The exact bodies the judge stage sends, per video."""
-    from vrbench.judges import JUDGES
+    from vrbench.judge import JUDGES
     from vrbench.judges.openai_judges import ChatClient
     from vrbench.runstore import RunDir
     from vrbench.suite import load_suite

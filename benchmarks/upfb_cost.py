@@ -38,7 +38,8 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-from vrbench.generators.bridge import UPFBFusion, WanDenoiser, bridged_steps, sample_steps, seeded_generator
+from vrbench.generators.sampling import UPFBFusion, bridged_steps, sample_steps, seeded_generator
+from vrbench.generators.denoisers import WanDenoiser
 from vrbench.generators.tiny import TINY_MAX_SEQUENCE_LENGTH, tiny_wan_components
 from vrbench.generators.upfb import UPFBConfig, fuse_velocities
 

@@ -1,21 +1,7 @@
-"""Video generators: a registry of adapters that turn VR-Bench prompts into frames.
+"""The video generators that ship with vrbench (installed as ``vrbench.generators``).
 
-Register an adapter with ``@register_generator("name")``; third-party packages use the entry-point
-group ``vrbench.generators``.
+Each public module here may register adapters with ``@register_generator("name")`` (from
+``vrbench.generator``, which owns the interface and the registry); they are found by scanning this
+package, so adding a file is enough. Third-party packages use the entry-point group ``vrbench.generators``.
+Modules whose names start with ``_`` are helpers and are not scanned.
 """
-
-from vrbench.registry import Registry
-
-GENERATORS: Registry = Registry(
-    "generator",
-    "vrbench.generators",
-    builtin_modules=(
-        "vrbench.generators.wan",
-        "vrbench.generators.cogvideox",
-        "vrbench.generators.tiny",
-        "vrbench.generators.folder",
-        "vrbench.generators.lumos",
-    ),
-)
-register_generator = GENERATORS.register
-get_generator = GENERATORS.get

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import register_generator
+from vrbench.generator import register_generator
+
 from .diffusers_video import DiffusersVideoGenerator, Dtype, Offload
 
 _COGVIDEOX = dict(steps=50, guidance=6.0, use_dynamic_cfg=False, vae_tiling=False, height=480, width=720,

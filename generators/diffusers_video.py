@@ -15,13 +15,13 @@ from __future__ import annotations
 import gc
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Sequence
+from typing import Any, ClassVar, Literal
 
 from vrbench.errors import VRBenchError
+from vrbench.generator import GeneratedVideo, GenerationRequest, Generator
 from vrbench.video import as_uint8_frames
-
-from .base import GeneratedVideo, GenerationRequest, Generator
 
 log = logging.getLogger(__name__)
 
@@ -217,3 +217,19 @@ class DiffusersVideoGenerator(Generator):
                 torch.cuda.empty_cache()
         except ImportError:
             pass
+
+
+def check_video_options(name: str, steps: int, height: int, width: int, frames: int, fps: float, min_steps: int = 1) -> None:
+    """One line naming every bad video option of generator ``name`` (sizes the Wan/CogVideoX VAEs accept)."""
+    problems = []
+    if steps < min_steps:
+        problems.append(f"steps must be >= {min_steps}, got {steps}")
+    for key, value in (("height", height), ("width", width)):
+        if value < 16 or value % 16:
+            problems.append(f"{key} must be a positive multiple of 16, got {value}")
+    if frames < 1 or (frames - 1) % 4:
+        problems.append(f"frames must be 4k+1 (e.g. 81), got {frames}")
+    if not fps > 0:
+        problems.append(f"fps must be > 0, got {fps}")
+    if problems:
+        raise VRBenchError(f"{name} option " + "; ".join(problems))

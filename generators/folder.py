@@ -8,14 +8,13 @@ case; the other cases proceed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from vrbench.errors import VRBenchError
+from vrbench.generator import CaseFailed, GeneratedVideo, GenerationRequest, Generator, register_generator
 from vrbench.runstore import video_name
-
-from . import register_generator
-from .base import CaseFailed, GeneratedVideo, GenerationRequest, Generator
 
 #: no video is longer than this many frames; decoding takes them all
 _ALL_FRAMES = 1_000_000

@@ -1,11 +1,11 @@
-"""Registered Lumos-Nexus generators: UPFB-bridged pairs, the Direct Add baseline, and Omni-Video alone.
+"""Registered Lumos-Nexus generators: UPFB-bridged pairs and the Direct Add baseline (Omni-Video alone is in
+``omnivideo.py``, beside its loader).
 
 - ``lumos-nexus``: Omni-Video (small, understanding-conditioned) + Wan2.1-T2V-14B (large).
 - ``lumos-nexus-wan2.2``: Lumos-Nexus*, large = Wan2.2-T2V-A14B with its two experts.
 - ``cogvideox-bridge``: CogVideoX-2B -> 5B (the paper's CogVideoX* row), converting latent scaling and
-  noise schedule explicitly (``bridge.Reparameterised``).
+  noise schedule explicitly (``parameterisation.Reparameterised``).
 - ``direct-add``: paper Table 7's baseline, Omni-Video + Wan2.1-14B averaged at every step.
-- ``omni-video``: Omni-Video alone, as upstream samples it (UniPC, shift 5, CFG s=5 i.e. g=6).
 
 Every option is a constructor field (``--gen-arg gamma_w=0.2``) and every one that changes pixels is
 in ``signature()``. Defaults are the paper's (UPFB.md): 50 steps, CFG 5, gamma_w 0.3, sigma 0.35-0.70,
@@ -18,98 +18,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
-from vrbench.errors import VRBenchError
+from vrbench.generator import GeneratedVideo, GenerationRequest, Generator, register_generator
 
-from . import register_generator
-from .base import GeneratedVideo, GenerationRequest, Generator
 from .cogvideox import CogVideoX2B, CogVideoX5B
-from .diffusers_video import SEED_POLICY, Dtype, resolve_device, resolve_dtype
-from .omnivideo import BASE_MODEL as OMNIVIDEO_BASE_MODEL
-from .omnivideo import PROMPT_PREFIX
+from .diffusers_video import SEED_POLICY, Dtype, check_video_options, resolve_device, resolve_dtype
+from .omnivideo import OmniVideoOptions
 from .upfb import ALL_DIMS, UPFBConfig
 from .wan import Wan21T2V14B, Wan22T2VA14B
 
 log = logging.getLogger(__name__)
-
-
-def _check_video_options(name: str, steps: int, height: int, width: int, frames: int, fps: float, min_steps: int = 1) -> None:
-    problems = []
-    if steps < min_steps:
-        problems.append(f"steps must be >= {min_steps}, got {steps}")
-    for key, value in (("height", height), ("width", width)):
-        if value < 16 or value % 16:
-            problems.append(f"{key} must be a positive multiple of 16, got {value}")
-    if frames < 1 or (frames - 1) % 4:
-        problems.append(f"frames must be 4k+1 (e.g. 81), got {frames}")
-    if not fps > 0:
-        problems.append(f"fps must be > 0, got {fps}")
-    if problems:
-        raise VRBenchError(f"{name} option " + "; ".join(problems))
-
-
-@dataclass
-class _OmniVideoOptions:
-    """Where Omni-Video's weights and conditioning come from (shared by omni-video and the Lumos-Nexus pairs)."""
-
-    ckpt_dir: str | None = None  # upstream omni_ckpts/ (the DiT is omni_ckpts/transformer/model.pt)
-    context_dir: str | None = None  # Omni-Video contexts, one folder per checkpoint (default: the vrbench cache)
-    upstream_python: str | None = None  # python of the upstream Omni-Video environment, to build missing contexts
-    upstream_repo: str | None = None  # its previous_version/Omni-Video1 checkout (with omni_ckpts/ inside)
-    worker_timeout: float = 3600.0  # seconds for one context-worker run (model loading included)
-    base_model: str = OMNIVIDEO_BASE_MODEL  # Wan2.1-1.3B diffusers repo: DiT config, VAE, scheduler
-    cache_dir: str | None = None  # converted DiT weights (default: ~/.cache/vrbench/omnivideo)
-    prompt_prefix: str = PROMPT_PREFIX
-
-    def _checked_ckpt_dir(self) -> str:
-        if not self.ckpt_dir:
-            raise VRBenchError(f"{self.registry_name} needs --gen-arg ckpt_dir=/path/to/omni_ckpts (Omni-Video's checkpoints)")  # type: ignore[attr-defined]
-        if not Path(self.ckpt_dir).expanduser().is_dir():
-            raise VRBenchError(f"{self.registry_name} option ckpt_dir {self.ckpt_dir}: no such directory")  # type: ignore[attr-defined]
-        return self.ckpt_dir
-
-    def _fingerprint(self) -> str:
-        from .omnivideo import checkpoint_fingerprint
-
-        if getattr(self, "_ckpt_fingerprint", None) is None:
-            self._ckpt_fingerprint = checkpoint_fingerprint(self._checked_ckpt_dir())
-        return self._ckpt_fingerprint
-
-    def _store(self):
-        from .omnivideo import ContextStore, default_cache_dir
-
-        return ContextStore(self.context_dir or default_cache_dir() / "contexts", checkpoint=self._fingerprint())
-
-    def _omni_prompt(self, prompt: str) -> str:
-        return self.prompt_prefix + prompt
-
-    def prepare(self, requests: Sequence[GenerationRequest]) -> None:
-        """Build every missing context in one upstream run, before any weights are loaded here."""
-        from .omnivideo import build_contexts
-
-        build_contexts([self._omni_prompt(r.prompt) for r in requests], self._store(), upstream_python=self.upstream_python,
-                       upstream_repo=self.upstream_repo, ckpt_dir=self.ckpt_dir,
-                       device=resolve_device(self.device), timeout=self.worker_timeout)  # type: ignore[attr-defined]
-
-    def _omni_pipeline(self, torch_dtype, flow_shift: float):
-        from .omnivideo import build_pipeline
-
-        return build_pipeline(self._checked_ckpt_dir(), base_model=self.base_model, torch_dtype=torch_dtype, flow_shift=flow_shift,
-                              cache_dir=self.cache_dir)
-
-    def _omni_signature(self) -> dict[str, Any]:
-        from .omnivideo import CONTEXT_BUILDER_VERSION, CONTEXT_LEN
-
-        ckpt = self.ckpt_dir and Path(self.ckpt_dir).expanduser()
-        return {"model": "Omni-Video (SAIS-FUXI/Omni-Video v1)", "ckpt_dir": self.ckpt_dir, "base_model": self.base_model,
-                "prompt_prefix": self.prompt_prefix,
-                # where the contexts come from: the checkpoint, the worker's version, the DiT's context length
-                "contexts": {"checkpoint": self._fingerprint() if ckpt and ckpt.is_dir() else None,
-                             "builder": CONTEXT_BUILDER_VERSION, "context_len": CONTEXT_LEN,
-                             "upstream_flags": "tools/inference/inference.sh (t2v)"}}
 
 
 # -------------------------------------------------------------------------------------- bridged pairs
@@ -148,7 +69,7 @@ class BridgedGenerator(Generator):
 
     def __post_init__(self) -> None:
         self.upfb = UPFBConfig(self.gamma_w, self.sigma_min, self.sigma_max, self.gamma_hf, self.rms, tuple(self.dims))
-        _check_video_options(self.registry_name or type(self).__name__, self.steps, self.height, self.width, self.frames,
+        check_video_options(self.registry_name or type(self).__name__, self.steps, self.height, self.width, self.frames,
                              self.fps, min_steps=2)
         self._small = self._large = None
         self.latent_differences: list[str] = []
@@ -175,13 +96,13 @@ class BridgedGenerator(Generator):
     # --- Generator interface -----------------------------------------------------------------------
 
     def fusion(self):
-        from .bridge import DirectAddFusion, UPFBFusion
+        from .sampling import DirectAddFusion, UPFBFusion
 
         return DirectAddFusion() if self.fusion_name == "direct-add" else UPFBFusion(self.upfb)
 
-    def with_denoisers(self, small, large, convertible: frozenset[str] = frozenset()) -> "BridgedGenerator":
+    def with_denoisers(self, small, large, convertible: frozenset[str] = frozenset()) -> BridgedGenerator:
         """Use these denoiser views (``load()`` builds them from weights; tests pass tiny ones)."""
-        from .bridge import check_homogeneous
+        from .denoisers import check_homogeneous
 
         self.latent_differences = check_homogeneous(small.latent_space(), large.latent_space(), convertible=convertible,
                                                     allow=self.allow_heterogeneous)
@@ -203,7 +124,7 @@ class BridgedGenerator(Generator):
         return self.large_adapter.defaults.get("negative_prompt") or ""
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedVideo]:
-        from .bridge import bridged_sample, frames_uint8, seeded_generator
+        from .sampling import bridged_sample, frames_uint8, seeded_generator
 
         self.prepare(requests)
         self.load()
@@ -250,7 +171,7 @@ class BridgedGenerator(Generator):
 
 
 @dataclass
-class _OmniWanBridge(_OmniVideoOptions, BridgedGenerator):
+class _OmniWanBridge(OmniVideoOptions, BridgedGenerator):
     """Omni-Video small + a Wan large model (base of lumos-nexus, lumos-nexus-wan2.2, direct-add)."""
 
     flow_shift: float | None = None  # the large model's UniPC shift; None = its adapter's default
@@ -267,7 +188,7 @@ class _OmniWanBridge(_OmniVideoOptions, BridgedGenerator):
                                   height=self.height, width=self.width, dtype=self.dtype, device=self.device)
 
     def _large_denoiser(self, pipe, device):
-        from .bridge import WanDenoiser
+        from .denoisers import WanDenoiser
 
         return WanDenoiser(pipe, device=device, batch_cfg=self.batch_cfg)
 
@@ -322,7 +243,7 @@ class LumosNexusWan22(_OmniWanBridge):
     guidance_2: float | None = 3.0  # the low-noise expert's CFG; None = guidance
 
     def _large_denoiser(self, pipe, device):
-        from .bridge import WanDenoiser
+        from .denoisers import WanDenoiser
 
         return WanDenoiser(pipe, device=device, batch_cfg=self.batch_cfg, guidance_scale_2=self.guidance_2)
 
@@ -361,7 +282,7 @@ class CogVideoXBridge(BridgedGenerator):
         return self._small_adapter_instance().dtype  # float16 on a GPU under dtype=auto, as 2B alone
 
     def build_denoisers(self, device, torch_dtype):
-        from .bridge import VP_CONVERTIBLE, CogVideoXDenoiser
+        from .denoisers import VP_CONVERTIBLE, CogVideoXDenoiser
 
         small_adapter, large_adapter = self._small_adapter_instance(), self._large_adapter_instance()
         small_adapter.load()
@@ -374,7 +295,7 @@ class CogVideoXBridge(BridgedGenerator):
     @staticmethod
     def reparameterise(small, large):
         """The small view as seen in the large model's parameterisation (identity when they agree)."""
-        from .bridge import Reparameterised, VPParameterisation
+        from .parameterisation import Reparameterised, VPParameterisation
 
         return Reparameterised(small, VPParameterisation.of(small.pipe), VPParameterisation.of(large.pipe))
 
@@ -387,67 +308,3 @@ class CogVideoXBridge(BridgedGenerator):
         # the loop steps the large model's scheduler; named as the 5B adapter alone names it
         sig["large"]["scheduler"] = self._large_adapter_instance().signature()["scheduler"]
         return sig
-
-
-# ------------------------------------------------------------------------------------ Omni-Video alone
-
-
-@register_generator("omni-video")
-@dataclass
-class OmniVideo(_OmniVideoOptions, Generator):
-    """Omni-Video (Wan2.1-1.3B DiT conditioned by its VLM), sampled as upstream does: UniPC, shift 5, CFG s=5 (g=6)."""
-
-    requires = ("torch", "diffusers", "transformers")
-
-    steps: int = 50
-    guidance: float = 6.0  # standard form; upstream's cond + 5 (cond - uncond)
-    flow_shift: float = 5.0
-    height: int = 480
-    width: int = 832
-    frames: int = 81
-    fps: float = 16.0
-    batch_cfg: bool = True
-    dtype: Dtype = "auto"
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        _check_video_options(self.registry_name, self.steps, self.height, self.width, self.frames, self.fps)
-        self._denoiser = None
-
-    def load(self) -> None:
-        import torch
-
-        from .omnivideo import omnivideo_denoiser
-
-        if self._denoiser is not None:
-            return
-        device = resolve_device(self.device)
-        pipe = self._omni_pipeline(getattr(torch, resolve_dtype(self.dtype, device, "bfloat16")), self.flow_shift).to(device)
-        self._denoiser = omnivideo_denoiser(pipe, self._store(), device=device, batch_cfg=self.batch_cfg)
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedVideo]:
-        from .bridge import frames_uint8, sample, seeded_generator
-
-        self.prepare(requests)  # a no-op when the runner already prepared them
-        self.load()
-        d = self._denoiser
-        out = []
-        for r in requests:
-            start = time.perf_counter()
-            generator = seeded_generator(r.seed)
-            latents = d.prepare_latents(1, self.height, self.width, self.frames, generator)
-            latents = sample(d, d.encode(self._omni_prompt(r.prompt)), latents, num_steps=self.steps,
-                             guidance_scale=self.guidance, generator=generator)
-            frames = frames_uint8(d.decode(latents))[0]
-            out.append(GeneratedVideo(frames, float(self.fps), info={"seconds": round(time.perf_counter() - start, 3)}))
-        return out
-
-    def signature(self) -> dict[str, Any]:
-        device = resolve_device(self.device)
-        return {**self._omni_signature(), "steps": self.steps, "guidance": self.guidance, "flow_shift": self.flow_shift,
-                "scheduler": "UniPCMultistepScheduler(flow_prediction)", "height": self.height, "width": self.width,
-                "frames": self.frames, "fps": self.fps, "batch_cfg": self.batch_cfg,
-                "dtype": resolve_dtype(self.dtype, device, "bfloat16"), "seed_policy": SEED_POLICY}
-
-    def close(self) -> None:
-        self._denoiser = None

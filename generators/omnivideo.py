@@ -17,9 +17,9 @@ Split of work:
   :class:`ContextStore` folder named by the checkpoint, the builder version and the context length;
   the harness reads and zero-pads it. Contexts can also be built elsewhere and the folder copied.
 
-The worker (:func:`_worker_main`) needs the upstream package and a GPU; the tests run it against a fake
+The worker (``omnivideo_worker.py``) needs the upstream package and a GPU; the tests run it against a fake
 upstream tree that mirrors upstream's module names, attribute paths, argparse defaults and call order.
-This module imports only the standard library at the top so the worker can run outside vrbench.
+The worker itself is ``omnivideo_worker.py`` (standard library only at the top, nothing from vrbench).
 """
 
 from __future__ import annotations
@@ -29,10 +29,19 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+
+from vrbench.errors import VRBenchError
+from vrbench.generator import GeneratedVideo, GenerationRequest, Generator, register_generator
+
+from . import omnivideo_worker
+from .diffusers_video import SEED_POLICY, Dtype, check_video_options, resolve_device, resolve_dtype
+from .omnivideo_worker import CONTEXT_BUILDER_VERSION, CONTEXT_LEN, INFERENCE_SH_T2V, _same, _save_tensors, context_key  # noqa: F401  (shared with the worker)
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +112,7 @@ def _cache_key(path: Path, base_model: str, revision: str | None) -> str:
 
 
 def default_cache_dir() -> Path:
-    from vrbench.runstore import cache_dir
+    from vrbench.files import cache_dir
 
     return cache_dir() / "omnivideo"
 
@@ -123,7 +132,7 @@ def load_transformer(checkpoint: str | Path, *, base_model: str = BASE_MODEL, re
         raise _error(f"Omni-Video transformer checkpoint {checkpoint}: no such file (expected omni_ckpts/{TRANSFORMER_CHECKPOINT})")
     cache = Path(cache_dir or default_cache_dir()) / f"transformer-{_cache_key(checkpoint, base_model, revision)}"
     cache.parent.mkdir(parents=True, exist_ok=True)
-    from vrbench.runstore import file_lock
+    from vrbench.files import file_lock
 
     with file_lock(cache.parent / f".{cache.name}.lock"):  # ranks under torchrun convert once, the others wait
         if not (cache / "config.json").is_file():
@@ -166,34 +175,10 @@ def build_pipeline(checkpoint: str | Path, *, base_model: str = BASE_MODEL, revi
 
 # ------------------------------------------------------------------------------------- conditioning
 
-#: bump when the worker's way of building contexts changes: entries made by another version are refused
-CONTEXT_BUILDER_VERSION = 2
-#: upstream's ``max_context_len`` in inference.sh: the DiT's ``text_len``, to which contexts are zero-padded
-CONTEXT_LEN = 2560
-#: the text-to-video settings of upstream's tools/inference/inference.sh (its BASE_CMD and T2V tasks). The
-#: worker passes every one explicitly: generate.py's own argparse defaults differ (max_context_len 1024 cuts
-#: the context before the T5 prompt embedding; no visual-context adapter; skip_num 0; sample_fps 8).
-INFERENCE_SH_T2V = {
-    "sample_solver": "unipc", "adapter_in_channels": "1152", "adapter_out_channels": "4096", "adapter_query_length": "256",
-    "use_visual_context_adapter": "true", "visual_context_adapter_patch_size": "1,4,4", "use_visual_as_input": "false",
-    "condition_mode": "full", "max_context_len": str(CONTEXT_LEN), "ar_model_num_video_frames": "8", "ar_conv_mode": "llama_3",
-    "sampling_rate": "3", "skip_num": "1", "unconditioned_context_length": "2560", "classifier_free_ratio": "0.0",
-    "size": "832*480", "frame_num": "81", "sample_steps": "50", "sample_fps": "16", "sample_guide_scale": "5.0", "base_seed": "42",
-}
-#: what those flags must have become after upstream's parse_args (checked, so a changed parser cannot slip by)
-EXPECTED_ARGS = {
-    "max_context_len": CONTEXT_LEN, "unconditioned_context_length": 2560, "use_visual_context_adapter": True,
-    "visual_context_adapter_patch_size": (1, 4, 4), "use_visual_as_input": False, "skip_num": 1, "sample_fps": 16,
-    "condition_mode": "full", "classifier_free_ratio": 0.0, "adapter_query_length": 256, "frame_num": 81,
-}
 #: torchrun's variables: the worker must not inherit them (it would try to join the parent's job)
 _DIST_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK",
               "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT")
 _MIB = 1 << 20
-
-
-def context_key(prompt: str) -> str:
-    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:24]
 
 
 def checkpoint_fingerprint(ckpt_dir: str | Path) -> str:
@@ -213,24 +198,6 @@ def checkpoint_fingerprint(ckpt_dir: str | Path) -> str:
                     f.seek(-_MIB, os.SEEK_END)
                     h.update(f.read(_MIB))
     return h.hexdigest()[:16]
-
-
-def _save_tensors(path: str | Path, tensors: dict, metadata: dict[str, str]) -> None:
-    """Write a safetensors file atomically (a temp file renamed into place). Needs only safetensors, so
-    the worker in upstream's environment uses it too."""
-    from safetensors.torch import save_file
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", dir=os.path.dirname(path) or ".")
-    os.close(fd)
-    umask = os.umask(0)  # mkstemp makes 0600; give the file what the umask gives (single-threaded here)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 class ContextStore:
@@ -322,10 +289,6 @@ class ContextStore:
         return tensors["cond"], uncond
 
 
-def _same(a, b) -> bool:
-    return a.shape == b.shape and bool((a == b).all())
-
-
 def pad_context(context, length: int):
     """Zero rows up to ``length``, as upstream's WanModel pads every context to its ``text_len`` before the
     text embedding (the padded rows become the embedding's bias and are attended to)."""
@@ -403,7 +366,7 @@ def build_contexts(prompts: list[str], store: ContextStore, *, upstream_python: 
     with tempfile.TemporaryDirectory(prefix=".worker-", dir=store.dir) as tmp:
         prompts_file, report_file = Path(tmp) / "prompts.json", Path(tmp) / "report.json"
         prompts_file.write_text(json.dumps(todo))
-        cmd = [upstream_python, str(Path(__file__).resolve()), "--repo", str(repo), "--out", str(store.dir),
+        cmd = [upstream_python, str(Path(omnivideo_worker.__file__).resolve()), "--repo", str(repo), "--out", str(store.dir),
                "--prompts", str(prompts_file), "--identity", json.dumps(store.identity), "--report", str(report_file)]
         env = worker_env(dict(os.environ), device=device, port=_free_port(), repo=repo)
         log.info("building Omni-Video contexts for %d prompt(s) with %s (one upstream process, GPU %s)", len(todo),
@@ -432,8 +395,8 @@ def build_contexts(prompts: list[str], store: ContextStore, *, upstream_python: 
 
 
 def omnivideo_denoiser(pipe, store: ContextStore, *, device: str = "cpu", batch_cfg: bool = True):
-    """A :class:`bridge.WanDenoiser` over the Omni-Video DiT whose ``encode`` reads the stored contexts."""
-    from .bridge import Conditioning, WanDenoiser
+    """A :class:`denoisers.WanDenoiser` over the Omni-Video DiT whose ``encode`` reads the stored contexts."""
+    from .denoisers import Conditioning, WanDenoiser
 
     class OmniVideoDenoiser(WanDenoiser):
         def encode(self, prompt: str, negative_prompt: str = "") -> Conditioning:
@@ -444,160 +407,114 @@ def omnivideo_denoiser(pipe, store: ContextStore, *, device: str = "cpu", batch_
     return OmniVideoDenoiser(pipe, device=device, batch_cfg=batch_cfg)
 
 
-# ------------------------------------------------------------- the worker (upstream environment only)
+# ---------------------------------------------------------------------------------- the generator
 
 
-class _Captured(Exception):
-    """Raised by the worker's hook once the conditional and the unconditional context are recorded."""
+@dataclass
+class OmniVideoOptions:
+    """Where Omni-Video's weights and conditioning come from (shared by omni-video and the Lumos-Nexus pairs)."""
+
+    ckpt_dir: str | None = None  # upstream omni_ckpts/ (the DiT is omni_ckpts/transformer/model.pt)
+    context_dir: str | None = None  # Omni-Video contexts, one folder per checkpoint (default: the vrbench cache)
+    upstream_python: str | None = None  # python of the upstream Omni-Video environment, to build missing contexts
+    upstream_repo: str | None = None  # its previous_version/Omni-Video1 checkout (with omni_ckpts/ inside)
+    worker_timeout: float = 3600.0  # seconds for one context-worker run (model loading included)
+    base_model: str = BASE_MODEL  # Wan2.1-1.3B diffusers repo: DiT config, VAE, scheduler
+    cache_dir: str | None = None  # converted DiT weights (default: ~/.cache/vrbench/omnivideo)
+    prompt_prefix: str = PROMPT_PREFIX
+
+    def _checked_ckpt_dir(self) -> str:
+        if not self.ckpt_dir:
+            raise VRBenchError(f"{self.registry_name} needs --gen-arg ckpt_dir=/path/to/omni_ckpts (Omni-Video's checkpoints)")  # type: ignore[attr-defined]
+        if not Path(self.ckpt_dir).expanduser().is_dir():
+            raise VRBenchError(f"{self.registry_name} option ckpt_dir {self.ckpt_dir}: no such directory")  # type: ignore[attr-defined]
+        return self.ckpt_dir
+
+    def _fingerprint(self) -> str:
+        if getattr(self, "_ckpt_fingerprint", None) is None:
+            self._ckpt_fingerprint = checkpoint_fingerprint(self._checked_ckpt_dir())
+        return self._ckpt_fingerprint
+
+    def _store(self):
+        return ContextStore(self.context_dir or default_cache_dir() / "contexts", checkpoint=self._fingerprint())
+
+    def _omni_prompt(self, prompt: str) -> str:
+        return self.prompt_prefix + prompt
+
+    def prepare(self, requests: Sequence[GenerationRequest]) -> None:
+        """Build every missing context in one upstream run, before any weights are loaded here."""
+        build_contexts([self._omni_prompt(r.prompt) for r in requests], self._store(), upstream_python=self.upstream_python,
+                       upstream_repo=self.upstream_repo, ckpt_dir=self.ckpt_dir,
+                       device=resolve_device(self.device), timeout=self.worker_timeout)  # type: ignore[attr-defined]
+
+    def _omni_pipeline(self, torch_dtype, flow_shift: float):
+        return build_pipeline(self._checked_ckpt_dir(), base_model=self.base_model, torch_dtype=torch_dtype, flow_shift=flow_shift,
+                              cache_dir=self.cache_dir)
+
+    def _omni_signature(self) -> dict[str, Any]:
+        ckpt = self.ckpt_dir and Path(self.ckpt_dir).expanduser()
+        return {"model": "Omni-Video (SAIS-FUXI/Omni-Video v1)", "ckpt_dir": self.ckpt_dir, "base_model": self.base_model,
+                "prompt_prefix": self.prompt_prefix,
+                # where the contexts come from: the checkpoint, the worker's version, the DiT's context length
+                "contexts": {"checkpoint": self._fingerprint() if ckpt and ckpt.is_dir() else None,
+                             "builder": CONTEXT_BUILDER_VERSION, "context_len": CONTEXT_LEN,
+                             "upstream_flags": "tools/inference/inference.sh (t2v)"}}
 
 
-def _worker_main(argv: list[str] | None = None) -> None:
-    """Runs in upstream's environment (Python 3.10, its torch): contexts exactly as upstream builds them.
+@register_generator("omni-video")
+@dataclass
+class OmniVideo(OmniVideoOptions, Generator):
+    """Omni-Video (Wan2.1-1.3B DiT conditioned by its VLM), sampled as upstream does: UniPC, shift 5, CFG s=5 (g=6)."""
 
-    Uses upstream's own objects, set up as ``generate.py`` does under the flags of ``inference.sh``: the
-    OmniVideoGenerator, its VILA model (``general_emb`` for t2v; upstream's task detection is skipped, the
-    task is text-to-video) and its ``OmniVideoX2XUnified.generate``. A hook on the mixed-condition model's
-    DiT (``.wan_model``) records the unpadded context it receives on the conditional call and then the
-    unconditional one, and stops ``generate`` there; so the adapter / special-token / T5 assembly stays
-    upstream's code. Needs the standard library here; torch, safetensors and upstream's modules are
-    imported after the arguments are parsed.
-    """
-    import argparse
+    requires = ("torch", "diffusers", "transformers")
 
-    ap = argparse.ArgumentParser(description="Omni-Video context builder (runs in the upstream environment)")
-    ap.add_argument("--repo", required=True)
-    ap.add_argument("--out", required=True, help="the context store's folder")
-    ap.add_argument("--prompts", required=True, help="JSON list of prompts")
-    ap.add_argument("--identity", required=True, help="JSON metadata every file carries")
-    ap.add_argument("--report", required=True, help="JSON report written at the end (error or provenance)")
-    ns = ap.parse_args(argv)
-    report: dict[str, Any] = {}
-    try:
-        report.update(_build_in_upstream(ns))
-    except _WorkerError as e:
-        report["error"] = str(e)
-    finally:
-        with open(ns.report, "w") as f:
-            json.dump(report, f)
-    if "error" in report:
-        sys.exit(f"omni-video worker: {report['error']}")
+    steps: int = 50
+    guidance: float = 6.0  # standard form; upstream's cond + 5 (cond - uncond)
+    flow_shift: float = 5.0
+    height: int = 480
+    width: int = 832
+    frames: int = 81
+    fps: float = 16.0
+    batch_cfg: bool = True
+    dtype: Dtype = "auto"
+    device: str = "auto"
 
+    def __post_init__(self) -> None:
+        check_video_options(self.registry_name, self.steps, self.height, self.width, self.frames, self.fps)
+        self._denoiser = None
 
-class _WorkerError(Exception):
-    pass
+    def load(self) -> None:
+        import torch
 
+        if self._denoiser is not None:
+            return
+        device = resolve_device(self.device)
+        pipe = self._omni_pipeline(getattr(torch, resolve_dtype(self.dtype, device, "bfloat16")), self.flow_shift).to(device)
+        self._denoiser = omnivideo_denoiser(pipe, self._store(), device=device, batch_cfg=self.batch_cfg)
 
-def _build_in_upstream(ns) -> dict[str, Any]:
-    import torch  # upstream's own torch, from here on
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GeneratedVideo]:
+        from .sampling import frames_uint8, sample, seeded_generator
 
-    repo = os.path.realpath(ns.repo)
-    sys.path[:0] = [repo, os.path.join(repo, "nets", "third_party"), os.path.join(repo, "tools", "inference")]
-    import generate as upstream_cli  # tools/inference/generate.py
-    from nets.omni.omni_video_generator import OmniVideoGenerator
+        self.prepare(requests)  # a no-op when the runner already prepared them
+        self.load()
+        d = self._denoiser
+        out = []
+        for r in requests:
+            start = time.perf_counter()
+            generator = seeded_generator(r.seed)
+            latents = d.prepare_latents(1, self.height, self.width, self.frames, generator)
+            latents = sample(d, d.encode(self._omni_prompt(r.prompt)), latents, num_steps=self.steps,
+                             guidance_scale=self.guidance, generator=generator)
+            frames = frames_uint8(d.decode(latents))[0]
+            out.append(GeneratedVideo(frames, float(self.fps), info={"seconds": round(time.perf_counter() - start, 3)}))
+        return out
 
-    identity = json.loads(ns.identity)
-    context_len = int(identity["context_len"])
-    argv = ["generate.py", "--prompt", "placeholder"]
-    for flag, value in INFERENCE_SH_T2V.items():
-        argv += [f"--{flag}", value]
-    sys.argv = argv
-    args = upstream_cli.parse_args()  # upstream's parser and validate_args
-    wrong = {k: getattr(args, k, None) for k, v in EXPECTED_ARGS.items() if getattr(args, k, None) != v}
-    if wrong:
-        raise _WorkerError(f"upstream's generate.py parsed inference.sh's flags into {wrong}, expected {EXPECTED_ARGS}")
+    def signature(self) -> dict[str, Any]:
+        device = resolve_device(self.device)
+        return {**self._omni_signature(), "steps": self.steps, "guidance": self.guidance, "flow_shift": self.flow_shift,
+                "scheduler": "UniPCMultistepScheduler(flow_prediction)", "height": self.height, "width": self.width,
+                "frames": self.frames, "fps": self.fps, "batch_cfg": self.batch_cfg,
+                "dtype": resolve_dtype(self.dtype, device, "bfloat16"), "seed_policy": SEED_POLICY}
 
-    gen = OmniVideoGenerator(args)
-    ours = os.path.realpath(os.path.join(repo, "omni_ckpts"))
-    if os.path.realpath(gen.models_dir) != ours:
-        raise _WorkerError(f"upstream reads its checkpoints from {gen.models_dir}, not {ours}: is another copy of 'nets' importable?")
-    if not os.path.isfile(gen.model_paths["transformer_ckpt"]):  # upstream would silently skip it
-        raise _WorkerError(f"{gen.model_paths['transformer_ckpt']}: missing")
-    gen.setup_distributed()
-    gen.load_special_tokens()
-    gen.load_unconditioned_context()
-    for name, what in (("special_tokens", "special_tokens/tokens.pkl"), ("unconditioned_context", "unconditioned_context/context.pkl")):
-        if getattr(gen, name) is None:  # upstream only logs a warning and goes on without them
-            raise _WorkerError(f"omni_ckpts/{what}: missing or unreadable (see upstream's log above)")
-    gen.initialize_models()
-    mixed = gen.omnivideo_x2x.model
-    if mixed.max_context_len != context_len or mixed.wan_model.text_len != context_len:
-        raise _WorkerError(f"upstream's DiT has max_context_len {mixed.max_context_len} / text_len {mixed.wan_model.text_len}, "
-                           f"expected {context_len}")
-    if getattr(mixed, "visual_context_adapter", None) is None:
-        raise _WorkerError("upstream's model was built without its visual-context adapter (inference.sh turns it on)")
-    end_token = (gen.special_tokens or {}).get("<prp_ed>")
-    width, height = (int(v) for v in args.size.split("*"))
-
-    captured: list = []
-
-    def record(module, call_args, call_kwargs):
-        captured.append(call_kwargs["context"][0].detach().float().cpu())
-        if len(captured) == 2:
-            raise _Captured
-
-    out = ns.out
-    uncond_path = os.path.join(out, "uncond.safetensors")
-    shared_uncond = None
-    if os.path.isfile(uncond_path):
-        from safetensors.torch import load_file
-
-        shared_uncond = load_file(uncond_path)["uncond"]
-    hook = mixed.wan_model.register_forward_pre_hook(record, with_kwargs=True)
-    built = 0
-    try:
-        with open(ns.prompts) as f:
-            prompts = json.load(f)
-        for prompt in prompts:
-            captured.clear()
-            text = prompt.strip()  # as generate.py does
-            vlm = gen.ar_model.general_emb(text, None, task_type="t2v")
-            try:
-                gen.omnivideo_x2x.generate(
-                    text, visual_emb=None, ar_vision_input=vlm, size=(width, height), frame_num=args.frame_num,
-                    shift=args.sample_shift, sample_solver=args.sample_solver, sampling_steps=args.sample_steps,
-                    guide_scale=args.sample_guide_scale, seed=args.base_seed, offload_model=False,
-                    special_tokens=gen.special_tokens, classifier_free_ratio=args.classifier_free_ratio,
-                    unconditioned_context=gen.unconditioned_context, condition_mode=args.condition_mode,
-                    use_visual_as_input=args.use_visual_as_input,
-                )
-            except _Captured:
-                pass
-            if len(captured) != 2:
-                raise _WorkerError(f"upstream's generate called its DiT {len(captured)} time(s) per step, expected 2 (cond, uncond)")
-            cond, uncond = captured  # upstream calls the DiT with the conditional context first
-            _check_not_cut(cond, context_len, end_token, prompt)
-            if shared_uncond is None:
-                _save_tensors(uncond_path, {"uncond": uncond}, identity)
-                shared_uncond = uncond
-            tensors = {"cond": cond}
-            if not _same(uncond, shared_uncond):
-                tensors["uncond"] = uncond
-            _save_tensors(os.path.join(out, f"{context_key(prompt)}.safetensors"), tensors, {**identity, "prompt": prompt})
-            built += 1
-            print(f"omni-video worker: context {built}/{len(prompts)} (length {cond.shape[0]})", flush=True)
-    finally:
-        hook.remove()
-    return {"built": built, "upstream_commit": _git_commit(repo), "torch": torch.__version__,
-            "args": {k: getattr(args, k) for k in sorted(vars(args))}}
-
-
-def _check_not_cut(cond, context_len: int, end_token, prompt: str) -> None:
-    """The context must end with the prompt: shorter than the DiT's length and closed by ``<prp_ed>``."""
-    if cond.shape[0] >= context_len:
-        raise _WorkerError(f"the context of {prompt[:60]!r} fills max_context_len ({context_len}): the prompt may be cut")
-    if end_token is not None:
-        end = end_token.detach().float().cpu().reshape(-1, cond.shape[-1])
-        if not _same(cond[-end.shape[0]:], end):
-            raise _WorkerError(f"the context of {prompt[:60]!r} does not end with upstream's <prp_ed> token: it was cut")
-
-
-def _git_commit(repo: str) -> str | None:
-    try:
-        done = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except OSError:
-        return None
-    return done.stdout.strip() or None
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _worker_main()
+    def close(self) -> None:
+        self._denoiser = None

@@ -22,10 +22,12 @@ in place of downloaded weights.
 from __future__ import annotations
 
 import string
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
-from . import register_generator
+from vrbench.generator import register_generator
+
 from .cogvideox import _COGVIDEOX, CogVideoXGenerator
 from .diffusers_video import Dtype
 from .wan import _WAN21, WanGenerator

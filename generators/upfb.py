@@ -3,7 +3,7 @@
 Everything here follows ``shared/spec/UPFB.md`` (which settles the paper's ambiguities): ``i = 0`` is
 the NOISIEST step and ``w_0 = 1`` (all small model); CFG is applied by the caller in the standard form;
 the low-pass is a Gaussian in the frequency domain over the latent's (T, H, W) dims; the two RMS steps
-run in Algorithm 1's order. The sampling loop that calls these lives in ``bridge.py``.
+run in Algorithm 1's order. The sampling loop that calls these lives in ``sampling.py``.
 
 Only torch is needed, and it is imported lazily so the CLI can import this module cheaply.
 """
@@ -104,7 +104,7 @@ def _lowpass_mask(sizes: tuple[int, ...], sigma: float, device: str):
     return torch.exp(-f2 / (2.0 * sigma**2)).to(device=device, dtype=torch.float32)
 
 
-def gaussian_lowpass(v: "Tensor", sigma: float, dims: tuple[int, ...] = ALL_DIMS) -> "Tensor":
+def gaussian_lowpass(v: Tensor, sigma: float, dims: tuple[int, ...] = ALL_DIMS) -> Tensor:
     """Low frequencies of ``v``: ``real(ifftn(fftn(v) * M))`` over ``dims``, M a Gaussian of width ``sigma``.
 
     Computed in float32 (returned in float32). The mask is 1 at DC, so the mean over ``dims`` is kept
@@ -124,7 +124,7 @@ def gaussian_lowpass(v: "Tensor", sigma: float, dims: tuple[int, ...] = ALL_DIMS
     return torch.fft.irfftn(spectrum * mask, s=sizes, dim=axes)
 
 
-def rms(x: "Tensor") -> "Tensor":
+def rms(x: Tensor) -> Tensor:
     """Per-sample root mean square over every dim but the batch, in float32, shaped to broadcast."""
     import torch
 
@@ -134,12 +134,12 @@ def rms(x: "Tensor") -> "Tensor":
 
 
 def fuse_velocities(
-    v_small: "Tensor",
-    v_large: "Tensor | None",
+    v_small: Tensor,
+    v_large: Tensor | None,
     step_index: int,
     num_steps: int,
     config: UPFBConfig,
-) -> "Tensor":
+) -> Tensor:
     """Fuse two guided velocities ``[B, C, T, H, W]`` into one (UPFB.md steps 1 and 3-7).
 
     ``v_large`` may be ``None`` only where ``w_i == 1`` exactly (the first step): there the large model
@@ -182,6 +182,6 @@ def fuse_velocities(
     return v.to(v_small.dtype)
 
 
-def direct_add(v_small: "Tensor", v_large: "Tensor") -> "Tensor":
+def direct_add(v_small: Tensor, v_large: Tensor) -> Tensor:
     """The Direct Add baseline (paper Table 7): ``0.5 * (v_S + v_L)`` at every step, nothing else."""
     return 0.5 * (v_small + v_large)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from vrbench.errors import VRBenchError
+from vrbench.generator import register_generator
 
-from . import register_generator
 from .diffusers_video import DiffusersVideoGenerator, Dtype, Offload
 
 #: The Wan team's default negative prompt (``sample_neg_prompt`` in their configs).

@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
-WORDS = """yes no Yes No YES NO the a an is are of at in on from to and or with by this that video frames frame shown
-sampled uniformly second seconds s look only what shows answer question about reply exactly one word nothing else
-was generated description you user assistant system""".split()
+WORDS = ["yes", "no", "Yes", "No", "YES", "NO", "the", "a", "an", "is", "are", "of", "at", "in", "on", "from", "to", "and", "or", "with", "by", "this", "that", "video", "frames", "frame", "shown", "sampled", "uniformly", "second", "seconds", "s", "look", "only", "what", "shows", "answer", "question", "about", "reply", "exactly", "one", "word", "nothing", "else", "was", "generated", "description", "you", "user", "assistant", "system"]
 PUNCT = list(".,:;?!\"'[]()-") + [str(d) for d in range(10)] + ["\n", " "]
 
 CHAT_TEMPLATE = (

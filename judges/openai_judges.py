@@ -19,15 +19,14 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
+from vrbench.answers import p_yes_from_logprobs, parse_yes_no, token_answer
 from vrbench.errors import VRBenchError
-
-from . import register_judge
-from .base import Judge, JudgeError, Reply
-from .parsing import p_yes_from_logprobs, parse_yes_no, token_answer
-from .prompts import FramesAs, VideoInput, chat_messages
+from vrbench.judge import Judge, JudgeError, Reply, register_judge
+from vrbench.judge_messages import FramesAs, VideoInput, chat_messages
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,8 @@ import threading
 from typing import Any
 
 from vrbench.errors import VRBenchError
-
-from . import register_judge
-from .base import Judge, Reply
-from .prompts import VideoInput, prompt_text
+from vrbench.judge import Judge, Reply, register_judge
+from vrbench.judge_messages import VideoInput, prompt_text
 
 YES_WORDS = ("yes", "Yes", "YES", " yes", " Yes")
 NO_WORDS = ("no", "No", "NO", " no", " No")

@@ -17,7 +17,7 @@ import math
 from types import SimpleNamespace
 from typing import Any
 
-from .prompts import VideoInput
+from vrbench.judge_messages import VideoInput
 
 
 def offline_available() -> str | None:

@@ -8,12 +8,6 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
-# Tests start `python -m vrbench ...` subprocesses from the checkout. Without this, Python would put
-# the current directory first on sys.path and import the source folder `vrbench/` (which lacks the
-# installed `vrbench.generators`, `vrbench.judges`, ...) instead of the installed package.
-os.environ["PYTHONSAFEPATH"] = "1"
-
-
 def _has_cuda() -> bool:
     try:
         import torch

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vrbench.runstore import RunDir, append_jsonl, atomic_write_json, video_name
+from vrbench.files import append_jsonl, atomic_write_json
+from vrbench.runstore import RunDir, video_name
 from vrbench.suite import load_suite
 from vrbench.video import sha256_file, write_video
 

@@ -11,10 +11,15 @@ from itertools import combinations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from test_report import make_run
+
 from vrbench.agreement import (
-    cohen_kappa, kendall_tau_b, layer_weighted_score, question_agreement, tau_with_case_bootstrap, tau_with_model_bootstrap,
+    cohen_kappa,
+    kendall_tau_b,
+    layer_weighted_score,
+    question_agreement,
+    tau_with_case_bootstrap,
+    tau_with_model_bootstrap,
 )
 from vrbench.cli import main
 from vrbench.scoring import Answer, case_score
@@ -186,7 +191,7 @@ def test_nothing_to_compare_is_an_error(tmp_path):
 
 
 def test_labels_without_seed_must_be_unambiguous(tmp_path):
-    from vrbench.runstore import append_jsonl
+    from vrbench.files import append_jsonl
 
     run = make_run(tmp_path / "two-seeds", "m", video_cases=())
     append_jsonl(run / "judgments" / "judge-a.jsonl", [{"case": "DRF-01", "seed": 1, "question": f"Q{i}", "answer": "yes"} for i in range(1, 9)])

@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from vrbench.errors import VRBenchError
-from vrbench.runstore import atomic_write_bytes, atomic_write_json, default_file_mode
+from vrbench.files import atomic_write_bytes, atomic_write_json, default_file_mode
 
 
 def test_atomic_writes_get_the_umask_mode(tmp_path):

@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 from vrbench.errors import VRBenchError
-from vrbench.generation import Shard, current_shard, generate_run
-from vrbench.runstore import finished_videos, latest_generations
-from vrbench.generators.base import CaseFailed, GeneratedVideo, Generator
-from vrbench.runstore import RunDir
+from vrbench.generator import CaseFailed, GeneratedVideo, Generator
+from vrbench.runstore import RunDir, finished_videos, latest_generations
+from vrbench.stages.generate import Shard, current_shard, generate_run
 
 CASES = ["ETV-01", "ETV-02", "CCR-01"]
 
@@ -101,7 +100,7 @@ def test_interrupted_run_resumes_with_same_result_and_no_duplicates(tmp_path):
 
 
 def test_resumed_run_keeps_the_first_provenance_and_appends_the_second(tmp_path, monkeypatch):
-    import vrbench.generation as generation
+    import vrbench.stages.generate as generation
 
     run = tmp_path / "run"
     monkeypatch.setattr(sys, "argv", ["vrbench", "generate", "fake", "--out", str(run)])

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from vrbench.errors import VRBenchError
-from vrbench.generators import GENERATORS, get_generator
-from vrbench.generators.base import CaseFailed, GenerationRequest
+from vrbench.generator import GENERATORS, CaseFailed, GenerationRequest, get_generator
 from vrbench.options import parse_options
 from vrbench.video import write_video
 

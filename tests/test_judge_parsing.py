@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vrbench.answers import p_yes_from_logprobs, parse_yes_no
 from vrbench.judges.openai_judges import backoff_delay, parse_retry_after
-from vrbench.judges.parsing import p_yes_from_logprobs, parse_yes_no
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -75,7 +75,7 @@ def test_retry_after_headers():
 
 
 def test_token_answer_is_only_a_whole_answer_token():
-    from vrbench.judges.parsing import token_answer
+    from vrbench.answers import token_answer
 
     assert token_answer(" Yes") == "yes" and token_answer("No") == "no" and token_answer("否") == "no"
     assert token_answer("The") is None and token_answer("<think>") is None and token_answer("Yesterday") is None

@@ -5,14 +5,14 @@ import subprocess
 import sys
 
 import pytest
-
 from judge_helpers import make_run, read_rows
 from openai_stub_server import StubServer, last_text, question_of
+
 from vrbench.cli import main
 from vrbench.errors import VRBenchError
-from vrbench.judges import get_judge
-from vrbench.judging import judge_run
-from vrbench.stages import score_run
+from vrbench.judge import get_judge
+from vrbench.stages.judge import judge_run
+from vrbench.stages.score import score_run
 
 CASES = ["DRF-01", "ETV-07", "CCR-03", "BBR-02"]
 FAST = {"model": "stub-vlm", "timeout": 1.0}
@@ -404,7 +404,7 @@ def test_older_signature_says_how_to_continue(run):
 
 
 def test_the_prompt_is_part_of_the_key_when_the_judge_sees_it():
-    from vrbench.judges.cache import cache_key
+    from vrbench.judge_cache import cache_key
 
     sig = {"judge": "x", "show_prompt": True}
     assert cache_key("v", "q", sig, "p1") != cache_key("v", "q", sig, "p2") != cache_key("v", "q", sig)

@@ -3,10 +3,10 @@
 import json
 
 import pytest
-
 from judge_helpers import make_run, read_rows
-from vrbench.judges import get_judge
-from vrbench.judging import judge_run
+
+from vrbench.judge import get_judge
+from vrbench.stages.judge import judge_run
 
 
 @pytest.fixture(autouse=True)

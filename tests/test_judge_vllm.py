@@ -18,10 +18,10 @@ import time
 from types import SimpleNamespace
 
 import pytest
-
 from judge_helpers import make_run, read_rows
-from vrbench.judging import judge_run
+
 from vrbench.runstore import RunDir
+from vrbench.stages.judge import judge_run
 
 CASES = ["DRF-01", "ETV-01", "MMC-01", "CAR-01", "CCR-01", "PCR-01", "BBR-01", "CAC-01"]  # 8 videos x 8 questions
 SUCCESS = "vllm:request_success_total"
@@ -88,7 +88,7 @@ def _offline_engine(processor=None, llm=None):
 
 @pytest.mark.parametrize("frames_as", ["images", "video"])
 def test_offline_engine_input_matches_the_server_request(tmp_path, frames_as):
-    from vrbench.judges import get_judge
+    from vrbench.judge import get_judge
     from vrbench.judges._tiny_qwen import tiny_qwen3_vl
     from vrbench.video import sha256_file
 

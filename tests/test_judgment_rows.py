@@ -3,10 +3,10 @@
 import socket
 
 import pytest
-
 from judge_helpers import make_run, read_rows
 from openai_stub_server import StubServer
-from vrbench.judging import JUDGMENT_FIELDS, judge_run
+
+from vrbench.stages.judge import JUDGMENT_FIELDS, judge_run
 
 JUDGE = "openai-compatible"
 FAST = {"model": "stub-vlm", "timeout": 1.0}
@@ -68,7 +68,7 @@ def test_fresh_cached_and_error_rows_have_the_same_fields_in_the_same_order(run)
 
 
 def test_an_older_cache_entry_gives_null_latency_not_a_missing_key(run, cache_dir):
-    from vrbench.judges.cache import JudgeCache
+    from vrbench.judge_cache import JudgeCache
 
     with StubServer() as server:
         judge_run(run.root, JUDGE, options=FAST, judge_url=server.url, progress=False)

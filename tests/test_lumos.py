@@ -5,12 +5,11 @@ import pytest
 import torch
 
 from vrbench.errors import VRBenchError
-from vrbench.generators import get_generator
-from vrbench.generators.base import GenerationRequest
-from vrbench.generators.bridge import CogVideoXDenoiser, WanDenoiser
+from vrbench.generator import GenerationRequest, get_generator
+from vrbench.generators.denoisers import CogVideoXDenoiser, WanDenoiser
 from vrbench.generators.omnivideo import ContextStore, omnivideo_denoiser
 from vrbench.generators.tiny import TINY_MAX_SEQUENCE_LENGTH as SEQ
-from vrbench.generators.tiny import tiny_cogvideox_2b_5b_pair, tiny_wan22_vae, tiny_wan_components
+from vrbench.generators.tiny import tiny_cogvideox_2b_5b_pair, tiny_wan_components
 from vrbench.options import parse_options
 
 NAMES = ["lumos-nexus", "lumos-nexus-wan2.2", "cogvideox-bridge", "direct-add"]
@@ -130,7 +129,7 @@ def test_cogvideox_bridge_end_to_end():
     gen = cls(**{**TINY, "height": 16, "width": 16})
     with pytest.raises(VRBenchError, match="snr_shift_scale"):
         gen.with_denoisers(small, large)  # without the explicit conversion the pair is refused
-    from vrbench.generators.bridge import VP_CONVERTIBLE
+    from vrbench.generators.denoisers import VP_CONVERTIBLE
 
     gen.with_denoisers(cls.reparameterise(small, large), large, VP_CONVERTIBLE)
     frames = gen.generate([GenerationRequest("c", "a ball", 0)])[0].frames

@@ -15,11 +15,10 @@ import sys
 
 import pytest
 import torch
-
 from fake_omni_upstream import WIDTH, write_fake_upstream
+
 from vrbench.errors import VRBenchError
-from vrbench.generators.omnivideo import (CONTEXT_LEN, ContextStore, build_contexts, checkpoint_fingerprint, pad_context,
-                                          physical_gpu, worker_env)
+from vrbench.generators.omnivideo import CONTEXT_LEN, ContextStore, build_contexts, checkpoint_fingerprint, pad_context, physical_gpu, worker_env
 
 PROMPTS = ["Generate a video about: a ball rolls off a table", "Generate a video about: ice melts in the sun"]
 
@@ -175,8 +174,7 @@ def test_the_store_is_keyed_by_checkpoint_builder_and_length_and_refuses_stale_e
 
 
 def test_the_generators_options_reach_the_worker(upstream, tmp_path):
-    from vrbench.generators import get_generator
-    from vrbench.generators.base import GenerationRequest
+    from vrbench.generator import GenerationRequest, get_generator
 
     repo, log = upstream
     for name in ("omni-video", "lumos-nexus"):

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from vrbench.errors import VRBenchError
-from vrbench.generators import get_generator
-from vrbench.generators.base import GenerationRequest
+from vrbench.generator import GenerationRequest, get_generator
 from vrbench.generators.omnivideo import ContextStore, build_contexts, convert_transformer_state_dict
 from vrbench.generators.tiny import tiny_wan_components
 
@@ -155,7 +154,7 @@ def test_the_worker_module_needs_only_the_standard_library(tmp_path):
     import subprocess
     import sys
 
-    from vrbench.generators import omnivideo
+    from vrbench.generators import omnivideo_worker
 
     script = f"""
 import sys
@@ -165,9 +164,9 @@ class Block:
         if name.split(".")[0] not in allowed:
             raise ImportError("blocked: " + name)
 sys.meta_path.insert(0, Block())
-sys.argv = ["omnivideo.py", "--help"]
+sys.argv = ["omnivideo_worker.py", "--help"]
 import runpy
-runpy.run_path({str(omnivideo.__file__)!r}, run_name="__main__")
+runpy.run_path({str(omnivideo_worker.__file__)!r}, run_name="__main__")
 """
     done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -176,4 +175,4 @@ runpy.run_path({str(omnivideo.__file__)!r}, run_name="__main__")
     import ast
     from pathlib import Path
 
-    ast.parse(Path(omnivideo.__file__).read_text(), feature_version=(3, 10))
+    ast.parse(Path(omnivideo_worker.__file__).read_text(), feature_version=(3, 10))

@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 SOURCES = ["pyproject.toml", "README.md", "vrbench", "generators", "judges", "prompts", "reports"]

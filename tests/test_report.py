@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from vrbench.cli import main
-from vrbench.runstore import append_jsonl, atomic_write_json
+from vrbench.files import append_jsonl, atomic_write_json
 from vrbench.suite import load_suite
 from vrbench.video import write_video
 

@@ -16,8 +16,8 @@ import tempfile
 import time
 
 import pytest
-
 from test_report import make_run, site  # noqa: F401  (module fixture: two runs, VBench, human labels)
+
 from vrbench.cli import main
 
 CHROMIUM = os.environ.get("VRBENCH_CHROMIUM") or next(

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from vrbench.errors import VRBenchError
-from vrbench.runstore import append_jsonl, atomic_write_json, iter_jsonl, latest_generations, safe_name, update_manifest
+from vrbench.files import append_jsonl, atomic_write_json, iter_jsonl
+from vrbench.runstore import latest_generations, safe_name, update_manifest
 
 
 def test_append_after_a_torn_line_keeps_the_file_valid(tmp_path):

@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import DATA
+
 from vrbench.cli import main
 
 

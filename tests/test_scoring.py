@@ -5,14 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vrbench.scoring import (
-    Answer,
-    ScoringConfig,
-    aggregate,
-    answer_value,
-    case_score,
-    score_video,
-)
+from vrbench.scoring import Answer, ScoringConfig, aggregate, answer_value, case_score, score_video
 
 LAYERS = (1, 1, 2, 2, 2, 3, 3, 3)
 DIMS = ["DRF", "ETV", "MMC", "CAR", "CCR", "PCR", "BBR", "CAC"]

@@ -229,8 +229,8 @@ def test_v1_1_rules_apply_only_to_suites_that_declare_them(suite_dir):
 def test_a_run_is_scored_with_the_suite_it_recorded(tmp_path):
     """Runs made with v1.0 keep v1.0 (by sha256, or by version for a run that recorded none); runs of two
     suite versions are not put in one report."""
-    from vrbench.runstore import RunDir, atomic_write_json
-    from vrbench.stages import suite_for_run, suite_for_runs
+    from vrbench.files import atomic_write_json
+    from vrbench.runstore import RunDir, suite_for_run, suite_for_runs
 
     def run_with(suite_info, name):
         root = tmp_path / name

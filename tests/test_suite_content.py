@@ -3,8 +3,6 @@
 import re
 from collections import Counter
 
-import pytest
-
 from vrbench.suite import DUPLICATE_PROMPT_TFIDF, load_suite
 from vrbench.text import content_words, tfidf_cosine_pairs
 

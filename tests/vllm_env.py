@@ -79,7 +79,6 @@ def venv_env(**extra: str) -> dict[str, str]:
         VLLM_CPU_KVCACHE_SPACE="1",  # GiB of KV cache; the tiny model needs next to nothing
         VLLM_NO_USAGE_STATS="1",
         DO_NOT_TRACK="1",
-        PYTHONSAFEPATH="1",  # never import the checkout's source folder instead of the installed package
         PATH=f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}",
     )
     env.update(extra)
@@ -89,7 +88,7 @@ def venv_env(**extra: str) -> dict[str, str]:
 @contextlib.contextmanager
 def _locked(name: str):
     """One builder at a time (two pytest sessions on the same clone must not build into each other)."""
-    from vrbench.runstore import file_lock
+    from vrbench.files import file_lock
 
     CACHE.mkdir(parents=True, exist_ok=True)
     with file_lock(CACHE / f"{name}.lock"):

@@ -15,16 +15,17 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .answers import INVALID, NO, YES
 from .errors import VRBenchError
-from .runstore import csv_rows, read_user_text
-from .scoring import INVALID, NO, YES
+from .files import csv_rows, read_user_text
 
 if TYPE_CHECKING:
     from .report import RunResults
@@ -75,10 +76,10 @@ def layer_weighted_score(answers: Iterable[tuple[int, float]], layer_weights: Se
         per_layer.setdefault(layer, []).append(value)
     if not per_layer:
         raise ValueError("no answers")
-    weight = sum(layer_weights[l - 1] for l in per_layer)
+    weight = sum(layer_weights[layer - 1] for layer in per_layer)
     if weight == 0:
         return float(np.mean([v for vs in per_layer.values() for v in vs]))
-    return sum(layer_weights[l - 1] * (sum(vs) / len(vs)) for l, vs in per_layer.items()) / weight
+    return sum(layer_weights[layer - 1] * (sum(vs) / len(vs)) for layer, vs in per_layer.items()) / weight
 
 
 def _interval(samples: list[float], confidence: float) -> list[float] | None:
@@ -234,7 +235,7 @@ def read_human_labels(path: str | Path) -> HumanLabels:
     labels = HumanLabels(path, kind)
     for lineno, cells in csv_rows(reader, len(header), path):
         where = f"{path}:{lineno}"
-        get = lambda name: cells[col[name]].strip()  # noqa: E731
+        get = lambda name, cells=cells: cells[col[name]].strip()
         model = get("model")
         if not model:
             raise VRBenchError(f"{where}: model: expected a model name")
@@ -353,9 +354,9 @@ def judge_vs_human(
     human_cases: dict[str, dict[str, list[float]]] = {}
     judge_cases: dict[str, dict[str, list[float]]] = {}
     for (model, case_id, _s), rows in videos.items():
-        human_cases.setdefault(model, {}).setdefault(case_id, []).append(layer_weighted_score([(l, h) for l, h, _ in rows], weights))
-        judge_cases.setdefault(model, {}).setdefault(case_id, []).append(layer_weighted_score([(l, j) for l, _, j in rows], weights))
-    mean = lambda d: {m: {c: 100.0 * sum(v) / len(v) for c, v in cs.items()} for m, cs in d.items()}  # noqa: E731
+        human_cases.setdefault(model, {}).setdefault(case_id, []).append(layer_weighted_score([(layer, h) for layer, h, _ in rows], weights))
+        judge_cases.setdefault(model, {}).setdefault(case_id, []).append(layer_weighted_score([(layer, j) for layer, _, j in rows], weights))
+    mean = lambda d: {m: {c: 100.0 * sum(v) / len(v) for c, v in cs.items()} for m, cs in d.items()}
     out["ranking"] = tau_with_case_bootstrap(mean(judge_cases), mean(human_cases), samples, seed, confidence).to_dict()
     out["questions"] = question_agreement(pairs).to_dict()
     out["excluded"] = [f"{m} (not judged by {judge})" for m in sorted(skipped)]
@@ -368,7 +369,7 @@ def judge_vs_judge(
     """Tau-b (with case-bootstrap CI) between two judges' model rankings on the same runs, and their question agreement."""
     a_runs, b_runs = _runs_by_model(runs, judge_a), _runs_by_model(runs, judge_b)
     models = sorted(set(a_runs) & set(b_runs))
-    case_scores = lambda run, judge: {c: row["score"] for c, row in run.scores[judge]["cases"].items()}  # noqa: E731
+    case_scores = lambda run, judge: {c: row["score"] for c, row in run.scores[judge]["cases"].items()}
     ranking = tau_with_case_bootstrap(
         {m: case_scores(a_runs[m], judge_a) for m in models},
         {m: case_scores(b_runs[m], judge_b) for m in models},

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import pkgutil
+from collections.abc import Callable
 from importlib import import_module
-from importlib.util import find_spec
 from importlib.metadata import entry_points
-from typing import Callable, Generic, TypeVar
+from importlib.util import find_spec
+from typing import Generic, TypeVar
 
 from .errors import VRBenchError
 
@@ -25,18 +27,19 @@ def _installed(module: str) -> bool:
 class Registry(Generic[T]):
     """Maps names to classes.
 
-    In-tree classes register with ``@registry.register("name")`` in modules listed in ``builtin_modules``
-    (imported lazily, on first look-up, so ``vrbench --help`` stays fast). Third-party packages add
-    classes through the entry-point group, e.g. in their pyproject.toml::
+    In-tree classes register with ``@registry.register("name")`` in the modules of ``builtin_package``:
+    every module there whose name does not start with ``_`` is imported on the first look-up (lazily, so
+    ``vrbench --help`` stays fast; no hand-kept list can drop one). Third-party packages add classes
+    through the entry-point group, e.g. in their pyproject.toml::
 
         [project.entry-points."vrbench.generators"]
         my-model = "my_package.adapter:MyModel"
     """
 
-    def __init__(self, kind: str, group: str, builtin_modules: tuple[str, ...] = ()):
+    def __init__(self, kind: str, group: str, builtin_package: str | None = None):
         self.kind = kind
         self.group = group
-        self.builtin_modules = builtin_modules
+        self.builtin_package = builtin_package
         self._classes: dict[str, type[T]] = {}
         self._entry_points: dict[str, object] | None = None
         self._builtins_loaded = False
@@ -56,8 +59,16 @@ class Registry(Generic[T]):
         if self._builtins_loaded:
             return
         self._builtins_loaded = True
-        for module in self.builtin_modules:
+        for module in self.builtin_modules():
             import_module(module)
+
+    def builtin_modules(self) -> list[str]:
+        """The in-tree modules that may register classes: every public module of ``builtin_package``."""
+        if self.builtin_package is None:
+            return []
+        package = import_module(self.builtin_package)
+        return [f"{self.builtin_package}.{m.name}" for m in pkgutil.iter_modules(package.__path__)
+                if not m.name.startswith("_") and not m.ispkg]
 
     def _plugins(self) -> dict[str, object]:
         if self._entry_points is None:

@@ -13,14 +13,15 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 from urllib.parse import quote
 
 from .errors import VRBenchError
-from .runstore import RunDir, atomic_write_bytes, iter_jsonl, parse_judgment, run_file, safe_name, video_name
+from .files import atomic_write_bytes, iter_jsonl
+from .runstore import RunDir, parse_judgment, run_file, safe_name, video_name
 from .suite import Suite
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class RunResults:
 def load_run(path: str | Path, suite: Suite) -> RunResults:
     """Read a run directory. Only reads: a judge with judgments but no scores, or with scores older than its
     judgments, is an error naming `vrbench score` (scoring is its own stage, and stale numbers must not be published)."""
-    from .stages import suite_for_run
+    from .runstore import suite_for_run
 
     run = RunDir(path)
     if not run.root.is_dir():

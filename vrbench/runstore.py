@@ -9,43 +9,29 @@ Layout (DESIGN.md)::
       judgments/<judge>.jsonl   one row per video x question
       scores/<judge>.json       written last
 
-Writes are atomic (temporary file + rename) or append-and-fsync, so a crash or Ctrl-C never leaves a
-half-written file that a rerun would trust.
+Writing goes through ``files.py`` (atomic, crash-safe); this module knows where each stage's files live,
+validates the rows it reads back, and finds the suite a run was made with.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
-import os
 import re
-import tempfile
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
 
+from .answers import ANSWERS
 from .errors import VRBenchError
-from .scoring import ANSWERS
+from .files import atomic_write_json, file_lock, iter_jsonl
+from .suite import Suite, find_bundled_suite, load_suite
 
 RUN_FILE = "run.json"
 log = logging.getLogger(__name__)
 Pair = tuple[str, int]  # (case id, seed)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-CACHE_ENV = "VRBENCH_CACHE_DIR"
-
-
-def cache_dir() -> Path:
-    """Caches shared by all runs (judge answers, converted weights): $VRBENCH_CACHE_DIR, else
-    $XDG_CACHE_HOME/vrbench, else ~/.cache/vrbench."""
-    root = os.environ.get(CACHE_ENV)
-    if root:
-        return Path(root)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vrbench"
 
 
 def safe_name(name: str) -> str:
@@ -56,125 +42,6 @@ def safe_name(name: str) -> str:
 
 def video_name(case_id: str, seed: int) -> str:
     return f"{case_id}-s{seed}.mp4"
-
-
-@contextmanager
-def atomic_output(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; when the block succeeds, fsync it and rename it into
-    place, otherwise remove it. Readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; the final file gets what the umask gives
-        yield Path(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _read_umask() -> int:
-    umask = os.umask(0)  # the only way to read it is to set it; done once, at import, before any threads
-    os.umask(umask)
-    return umask
-
-
-_UMASK = _read_umask()
-
-
-def default_file_mode() -> int:
-    """The mode a plainly created file gets under the process's umask (0644 under umask 022)."""
-    return 0o666 & ~_UMASK
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(data)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8"))
-
-
-def repair_torn_tail(path: Path) -> bool:
-    """Cut a last line without a newline (what a crash mid-append leaves), so new rows never follow half a row."""
-    try:
-        with open(path, "rb+") as f:
-            if f.seek(0, os.SEEK_END) == 0:
-                return False
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) == b"\n":
-                return False
-            f.seek(0)
-            data = f.read()
-            f.truncate(data.rfind(b"\n") + 1)
-    except FileNotFoundError:
-        return False
-    log.warning("%s: removed a half-written last row (a crash mid-append); it is redone", path)
-    return True
-
-
-def append_jsonl(path: Path, rows: list[dict]) -> None:
-    """Append whole lines and fsync, after cutting any half-written last line a crash left behind."""
-    if not rows:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    repair_torn_tail(path)
-    data = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in rows).encode("utf-8")
-    with open(path, "ab") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def read_user_text(path: Path, *, what: str = "file", expected: str = "UTF-8 text", encoding: str = "utf-8") -> str:
-    """A text file the user pointed at, or a one-line error: ``path: {what} not found`` / ``path: expected {expected}``."""
-    try:
-        return path.read_text(encoding=encoding)
-    except FileNotFoundError:
-        raise VRBenchError(f"{path}: {what} not found") from None
-    except UnicodeDecodeError:
-        raise VRBenchError(f"{path}: expected {expected}") from None
-
-
-def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each row; bad JSON is a one-line error naming file:line.
-
-    A last line without a newline is what a crash mid-append leaves behind; it is skipped (the row is
-    redone on resume) rather than reported.
-    """
-    text = read_user_text(path, expected="UTF-8 JSON lines")
-    lines = text.split("\n")
-    torn = lines[-1] != ""
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            if torn and lineno == len(lines):
-                return
-            raise VRBenchError(f"{path}:{lineno}: invalid JSON: {e.msg} (column {e.colno})") from None
-        if not isinstance(obj, dict):
-            raise VRBenchError(f"{path}:{lineno}: expected a JSON object per line")
-        yield lineno, obj
-
-
-def csv_rows(reader, n_columns: int, path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line number, cells) for each non-blank row of a ``csv.reader`` past its header; a row with a
-    different number of columns than the header is a one-line ``file:line`` error."""
-    for cells in reader:
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != n_columns:
-            raise VRBenchError(f"{path}:{reader.line_num}: expected {n_columns} columns like the header, got {len(cells)}")
-        yield reader.line_num, cells
 
 
 @dataclass(frozen=True)
@@ -267,40 +134,6 @@ class RunDir:
 # --- sharing a run between processes (ranks, shards, a judge next to a generator) -----------------
 
 
-_held_locks: dict[Path, int] = {}  # lock file -> how deep this process holds it
-
-
-@contextlib.contextmanager
-def file_lock(path: str | Path) -> Iterator[None]:
-    """An exclusive advisory lock on the file ``path`` (created if missing, in an existing folder), shared by
-    every process (POSIX).
-
-    Re-entrant within a process (``vrbench run`` holds the judge lock around ``judge_run``, which
-    takes it too); flock alone would deadlock on a second open of the same file.
-    """
-    path = Path(path).resolve()
-    if _held_locks.get(path):
-        _held_locks[path] += 1
-        try:
-            yield
-        finally:
-            _held_locks[path] -= 1
-        return
-    try:
-        import fcntl
-    except ImportError:  # no advisory locks (Windows): single-process use only
-        yield
-        return
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        _held_locks[path] = 1
-        try:
-            yield
-        finally:
-            _held_locks.pop(path, None)
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def run_lock(run_dir: str | Path, name: str = "run"):
     """The lock ``<run_dir>/.<name>.lock`` that every process using the run shares (see :func:`file_lock`)."""
     return file_lock(Path(run_dir) / f".{name}.lock")
@@ -356,3 +189,61 @@ def finished_videos(run_dir: str | Path) -> dict[Pair, dict]:
     """Pairs whose latest row has a video that exists on disk: what the judge stage reads."""
     root = Path(run_dir)
     return {k: r for k, r in latest_generations(root).items() if "error" not in r and (root / r["video"]).is_file()}
+
+
+# --- which suite a run was made with, and what it set out to make ----------------------------------
+
+
+def suite_for_run(run: RunDir, suite_path: str | Path | None = None) -> Suite:
+    """The suite a run was made with. Without ``--suite`` it is the bundled suite whose sha256 the run
+    recorded (so a run made with v1.0 is scored with v1.0); a given suite whose content differs from the
+    one recorded is refused."""
+    manifest = run.read_manifest()
+    recorded = (manifest or {}).get("suite") or {}
+    sha = recorded.get("sha256")
+    if suite_path is None and (sha or recorded.get("version")):
+        found = find_bundled_suite(sha, recorded.get("version"))
+        if found is not None:
+            return found
+        if sha:
+            raise VRBenchError(
+                f"{run.run_file}: run was made with suite {recorded.get('name')} {recorded.get('version')} (sha256 {sha[:12]}), "
+                "which is not bundled with this vrbench; pass --suite with the suite the run used"
+            )
+    suite = load_suite(suite_path)
+    if sha and sha != suite.sha256:
+        raise VRBenchError(
+            f"{run.run_file}: run was made with suite {recorded.get('name')} {recorded.get('version')} "
+            f"(sha256 {sha[:12]}), but the loaded suite {suite.name} {suite.version} has sha256 {suite.sha256[:12]}; "
+            "pass --suite with the suite the run used"
+        )
+    return suite
+
+
+def suite_for_runs(run_dirs, suite_path: str | Path | None = None) -> Suite:
+    """The one suite several runs were made with; runs of different suites are not comparable, so refused."""
+    by_sha: dict[str, tuple[Suite, list[str]]] = {}
+    for d in run_dirs:
+        suite = suite_for_run(RunDir(d), suite_path)
+        by_sha.setdefault(suite.sha256, (suite, []))[1].append(str(d))
+    if not by_sha:
+        return load_suite(suite_path)
+    if len(by_sha) > 1:
+        groups = "; ".join(f"{s.name} {s.version} ({s.sha256[:12]}): {', '.join(dirs)}" for s, dirs in by_sha.values())
+        raise VRBenchError(f"these runs were made with different suites, whose scores are not comparable: {groups}; "
+                           "report them separately")
+    return next(iter(by_sha.values()))[0]
+
+
+def expected_pairs(manifest: dict, suite: Suite, generated: dict) -> set[tuple[str, int]]:
+    """The (case, seed) pairs a run set out to make: its run.json's cases (else those with a generation
+    row, else the whole suite) times its seeds."""
+    known = {c.id for c in suite.cases}
+    cases = [c for c in (manifest.get("cases") or sorted({c for c, _ in generated}) or sorted(known)) if c in known]
+    seeds = [s for s in (manifest.get("seeds") or sorted({s for _, s in generated}) or [0]) if isinstance(s, int)]
+    return {(c, s) for c in cases for s in seeds}
+
+
+def missing_videos(expected: set[tuple[str, int]], generated: dict) -> int:
+    """How many expected pairs have no video: no generation row yet, or only a failed one."""
+    return sum(1 for pair in expected if not (generated.get(pair) or {}).get("video") or (generated.get(pair) or {}).get("error"))

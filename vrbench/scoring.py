@@ -16,14 +16,12 @@ Nothing here reads or writes files.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-YES, NO, INVALID = "yes", "no", "invalid"
-ANSWERS = (YES, NO, INVALID)
-
+from .answers import ANSWERS, INVALID, NO, YES
 
 DEFAULT_LAYER_WEIGHTS = (0.2, 0.3, 0.5)  # VR-Bench's; used only where no suite is at hand
 

@@ -12,10 +12,10 @@ import glob
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from .errors import SuiteError, VRBenchError
 from .text import content_words, jaccard, normalize, tfidf_cosine_pairs
@@ -578,7 +578,7 @@ def _parse_questions(raw, meta: dict, bad) -> list[Question]:
             bad(f"{f}.id", f"expected Q{i + 1}, got {qid!r}")
             ok = False
         if qlayer != layer or isinstance(qlayer, bool):
-            bad(f"{f}.layer", f"expected layer {layer} (layers must be {'/'.join(str(layers.count(l)) for l in LAYERS)} for layers 1/2/3), got {qlayer!r}")
+            bad(f"{f}.layer", f"expected layer {layer} (layers must be {'/'.join(str(layers.count(n)) for n in LAYERS)} for layers 1/2/3), got {qlayer!r}")
             ok = False
         if not isinstance(text, str) or not text.strip():
             bad(f"{f}.text", "expected non-empty text")

@@ -8,17 +8,7 @@ import unicodedata
 # Function words, question openers and words every video question uses; they say nothing about
 # what a prompt or question is *about*.
 STOP_WORDS = frozenset(
-    """
-    a an the and or but if then than so as of at by for from in into on onto to up down over under
-    with within about across after before behind between during through toward towards around
-    along against upon off out its it it's this that these those there here his her their them
-    they he she him we you your our i me my is are was were be been being am do does did doing
-    done has have had having can could will would should may might must shall
-    what which who whom whose when where why how while whether each every any some all both
-    other another such own same very just also only too more most much many few several
-    clip video scene frame frames shown show shows visible visibly clearly clear appear appears
-    one two three first second still even
-    """.split()
+    ["a", "an", "the", "and", "or", "but", "if", "then", "than", "so", "as", "of", "at", "by", "for", "from", "in", "into", "on", "onto", "to", "up", "down", "over", "under", "with", "within", "about", "across", "after", "before", "behind", "between", "during", "through", "toward", "towards", "around", "along", "against", "upon", "off", "out", "its", "it", "it's", "this", "that", "these", "those", "there", "here", "his", "her", "their", "them", "they", "he", "she", "him", "we", "you", "your", "our", "i", "me", "my", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "doing", "done", "has", "have", "had", "having", "can", "could", "will", "would", "should", "may", "might", "must", "shall", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "while", "whether", "each", "every", "any", "some", "all", "both", "other", "another", "such", "own", "same", "very", "just", "also", "only", "too", "more", "most", "much", "many", "few", "several", "clip", "video", "scene", "frame", "frames", "shown", "show", "shows", "visible", "visibly", "clearly", "clear", "appear", "appears", "one", "two", "three", "first", "second", "still", "even"]
 )
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")

@@ -23,12 +23,12 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from .errors import VRBenchError
-from .runstore import csv_rows, read_user_text
+from .files import csv_rows, read_user_text
 
 VBENCH = "vbench"
 VBENCH2 = "vbench2"

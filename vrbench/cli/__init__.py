@@ -1,6 +1,6 @@
 """The `vrbench` command line.
 
-Each area has its own module with a ``register(subparsers)`` function that adds its subcommands;
+Each command has its own module, named after it, with a ``register(subparsers)`` function that adds it;
 a subcommand's handler takes the parsed arguments and returns an exit code. User mistakes raise
 VRBenchError and are printed as one line, never as a traceback.
 """
@@ -15,8 +15,8 @@ from importlib import import_module
 from .. import __version__
 from ..errors import SuiteError, VRBenchError
 
-# Order is the order of `vrbench --help`.
-COMMAND_MODULES = ("suite", "generate", "judge", "score", "report")
+# One module per command, named after it; this order is the order of `vrbench --help`.
+COMMAND_MODULES = ("run", "demo", "generate", "judge", "score", "report", "agreement", "vbench", "list", "suite")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-from .suite import add_cases_option
-
-
-def add_judge_options(p) -> None:
-    """How to reach and configure the judge; shared by `judge` and `run`."""
-    p.add_argument("--judge-url", metavar="URL", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (vllm serve)")
-    p.add_argument("--judge-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="a judge option, e.g. model=gpt-4.1, num_frames=16 (repeatable)")
-    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="questions in flight at once (default: 8)")
-    p.add_argument("--max-failures", type=int, default=20, metavar="K",
-                   help="stop after K requests in a row fail the same way (default: 20); answers so far are kept")
-
-
-def judge_options(args) -> dict:
-    """The judge's constructor options from ``--judge-arg`` (checked against the judge's signature)."""
-    from vrbench.judges import get_judge
-
-    from ..options import parse_options
-
-    return parse_options(get_judge(args.judge), args.judge_arg, owner=f"judge {args.judge}")
+from .common import add_cases_option, add_judge_options, judge_options
 
 
 def cmd_judge(args) -> int:
-    from ..judging import judge_run
+    from ..stages.judge import judge_run
 
     options = judge_options(args)
     summary = judge_run(

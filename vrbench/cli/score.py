@@ -7,8 +7,8 @@ from ..errors import VRBenchError
 
 def cmd_score(args) -> int:
     from ..console import scores_table
-    from ..runstore import RunDir
-    from ..stages import score_run, suite_for_run
+    from ..runstore import RunDir, suite_for_run
+    from ..stages.score import score_run
 
     run = RunDir(args.run_dir)
     judges = [args.judge] if args.judge else run.judges()

@@ -7,27 +7,11 @@ import pytest
 import torch
 
 from vrbench.errors import VRBenchError
-from vrbench.generators.bridge import (
-    VP_CONVERTIBLE,
-    CogVideoXDenoiser,
-    DirectAddFusion,
-    Reparameterised,
-    UPFBFusion,
-    VPParameterisation,
-    WanDenoiser,
-    bridged_sample,
-    bridged_steps,
-    check_homogeneous,
-    convert_latent,
-    convert_prediction,
-    dynamic_cfg_scale,
-    map_latent,
-    sample,
-    sample_steps,
-    seeded_generator,
-)
+from vrbench.generators.denoisers import VP_CONVERTIBLE, CogVideoXDenoiser, WanDenoiser, check_homogeneous, dynamic_cfg_scale
+from vrbench.generators.parameterisation import Reparameterised, VPParameterisation, convert_latent, convert_prediction, map_latent
+from vrbench.generators.sampling import DirectAddFusion, UPFBFusion, bridged_sample, bridged_steps, sample, sample_steps, seeded_generator
 from vrbench.generators.tiny import TINY_MAX_SEQUENCE_LENGTH as SEQ
-from vrbench.generators.tiny import tiny_cogvideox_2b_5b_pair, tiny_wan_components, tiny_wan22_vae
+from vrbench.generators.tiny import tiny_cogvideox_2b_5b_pair, tiny_wan22_vae, tiny_wan_components
 from vrbench.generators.upfb import UPFBConfig
 
 PROMPT = "a red ball rolls off a table"
@@ -252,7 +236,7 @@ class _RecordingDenoiser:
         self.steppers = 0
 
     def encode(self, prompt, negative_prompt=""):
-        from vrbench.generators.bridge import Conditioning
+        from vrbench.generators.denoisers import Conditioning
 
         self.log.append((self.name, "encode", prompt))
         tag = torch.tensor([1.0 if self.name == "small" else 2.0])
@@ -291,8 +275,7 @@ class _RecordingDenoiser:
 def test_each_model_gets_its_own_conditioning_guidance_and_the_large_schedule():
     """Through the registered generator: the small model sees only its own prompt encoding and guidance,
     every step is the large scheduler's at the large scheduler's timesteps (the small's are a decoy)."""
-    from vrbench.generators import get_generator
-    from vrbench.generators.base import GenerationRequest
+    from vrbench.generator import GenerationRequest, get_generator
 
     log: list = []
     small = _RecordingDenoiser("small", [990.0, 660.0, 330.0], log)  # decoy schedule: never to be used
@@ -316,7 +299,7 @@ def test_reparameterised_small_model_sees_its_own_state_and_timestep():
     """An oracle inner model that returns the exact v-prediction for a known clean latent and noise, and
     checks that it is shown its own state: the conversion must rescale the latent, tell it its own
     timestep, and convert the prediction back exactly (CogVideoX-2B inside a 5B loop)."""
-    from vrbench.generators.bridge import Denoiser
+    from vrbench.generators.denoisers import Denoiser
 
     steps = torch.arange(1000, dtype=torch.float64)
     inner_param = _vp(torch.cos((steps / 1000 + 0.008) / 1.008 * torch.pi / 2) ** 2, 1.15258426)  # "2B"
@@ -357,7 +340,7 @@ def _sample_view(view, steps, seed=0):
 def test_cogvideox_view_with_dynamic_cfg_equals_the_pipeline(layout):
     """As the adapter loads it (dynamic CFG brings DPM, trailing), the view alone and bridged with itself
     give CogVideoXPipeline(use_dynamic_cfg=True)'s latents."""
-    from vrbench.generators import get_generator
+    from vrbench.generator import get_generator
 
     adapter = get_generator("tiny-cogvideox")(layout=layout, use_dynamic_cfg=True, device="cpu", dtype="float32")
     adapter.load()
@@ -433,8 +416,7 @@ def test_cogvideox_bridge_loads_both_models_as_they_run_alone(monkeypatch, dynam
     """Both adapters get use_dynamic_cfg (so both pipelines get the DPM scheduler) and both views dynamic_cfg."""
     from diffusers import CogVideoXPipeline
 
-    from vrbench.generators import get_generator
-    from vrbench.generators.base import GenerationRequest
+    from vrbench.generator import GenerationRequest, get_generator
     from vrbench.generators.cogvideox import CogVideoX2B, CogVideoX5B
 
     c2, c5 = tiny_cogvideox_2b_5b_pair()
@@ -467,7 +449,7 @@ def _patch_device(monkeypatch, device):
 
 
 def test_cogvideox_bridge_signature_records_each_models_dtype(monkeypatch):
-    from vrbench.generators import get_generator
+    from vrbench.generator import get_generator
 
     cls = get_generator("cogvideox-bridge")
     sig = cls(device="cpu").signature()  # dtype=auto on the CPU
@@ -482,7 +464,7 @@ def test_cogvideox_bridge_signature_records_each_models_dtype(monkeypatch):
 
 @pytest.mark.parametrize("device, expected", [("cpu", "float32"), ("cuda:0", "bfloat16")])
 def test_omni_wan_bridge_signature_records_each_models_dtype(monkeypatch, device, expected):
-    from vrbench.generators import get_generator
+    from vrbench.generator import get_generator
 
     _patch_device(monkeypatch, device)
     for name in ("lumos-nexus", "lumos-nexus-wan2.2", "direct-add"):
@@ -492,7 +474,7 @@ def test_omni_wan_bridge_signature_records_each_models_dtype(monkeypatch, device
 
 
 def test_diffusers_signatures_record_batch_size():
-    from vrbench.generators import get_generator
+    from vrbench.generator import get_generator
 
     for name in ("cogvideox-2b", "cogvideox-5b", "wan2.1-t2v-14b", "tiny-wan"):
         assert get_generator(name)().signature()["batch_size"] == 1, name
@@ -502,7 +484,7 @@ def test_diffusers_signatures_record_batch_size():
 def test_cogvideox_view_keeps_the_pipelines_latent_dtype_between_steps():
     """CogVideoXPipeline casts the latents to its text embeddings' dtype after every step; in bfloat16 the
     view matches it only if it does the same."""
-    from vrbench.generators import get_generator
+    from vrbench.generator import get_generator
 
     adapter = get_generator("tiny-cogvideox")(layout="5b", device="cpu", dtype="bfloat16")
     adapter.load()

@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from vrbench.errors import VRBenchError
+from .errors import VRBenchError
+from .judge_messages import PromptTemplate, VideoInput, encode_jpegs
+from .registry import Registry
 
-from .prompts import PromptTemplate, VideoInput, encode_jpegs
+#: every judge: the modules of ``vrbench.judges`` (the repo's ``judges/``) and entry points
+JUDGES: Registry = Registry("judge", "vrbench.judges", builtin_package="vrbench.judges")
+register_judge = JUDGES.register
+get_judge = JUDGES.get
 
 
 class JudgeError(VRBenchError):
@@ -111,7 +116,7 @@ class Judge:
 
     def prepare(self, path: Path, sha256: str) -> VideoInput:
         """Sample and encode a video once for all its questions (runs in a worker thread)."""
-        from vrbench.video import sample_frames
+        from .video import sample_frames
 
         video = VideoInput(Path(path), sha256)
         if self.needs_frames:

@@ -16,15 +16,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from vrbench.errors import VRBenchError
-from vrbench.video import SampledFrames
+from .errors import VRBenchError
+from .video import SampledFrames
 
 #: how the video travels to an OpenAI-style judge
 FramesAs = Literal["images", "video", "mp4", "file"]
 
 
 def bundled_templates() -> list[str]:
-    return sorted(p.name.removesuffix(".jinja") for p in resources.files("vrbench.judges").joinpath("templates").iterdir()
+    return sorted(p.name.removesuffix(".jinja") for p in resources.files("vrbench").joinpath("judge_templates").iterdir()
                   if p.name.endswith(".jinja"))
 
 
@@ -41,7 +41,7 @@ class PromptTemplate:
             source = path.read_text(encoding="utf-8")
             self.name = path.stem
         else:
-            res = resources.files("vrbench.judges").joinpath("templates", f"{name_or_path}.jinja")
+            res = resources.files("vrbench").joinpath("judge_templates", f"{name_or_path}.jinja")
             if not res.is_file():
                 raise VRBenchError(f"judge template '{name_or_path}': no such bundled template "
                                    f"(bundled: {', '.join(bundled_templates())}; or pass a path to a .jinja file)")

@@ -30,12 +30,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import VRBenchError
-from .runstore import (RunDir, append_jsonl, atomic_write_bytes, iter_jsonl, latest_generations, run_file, run_lock,
-                       update_manifest)
-from .scoring import INVALID
-from .stages import expected_pairs, suite_for_run
-from .video import probe_video, sha256_file
+from ..answers import INVALID
+from ..errors import VRBenchError
+from ..files import append_jsonl, atomic_write_bytes, iter_jsonl
+from ..runstore import RunDir, expected_pairs, latest_generations, run_file, run_lock, suite_for_run, update_manifest
+from ..video import probe_video, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +175,7 @@ def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: st
     ``rejudge`` sets aside answers given under other settings and judges afresh; ``max_failures``
     request failures of one kind in a row stop the stage.
     """
-    from vrbench.judges import JUDGES, get_judge
+    from ..judge import JUDGES, get_judge
 
     run = RunDir(run_dir)
     if not run.root.is_dir():
@@ -188,7 +187,7 @@ def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: st
     cls = get_judge(judge)
     kwargs = dict(options or {})
     if judge_url is not None:
-        from .options import option_types
+        from ..options import option_types
 
         if "url" not in option_types(cls):
             raise VRBenchError(f"judge '{judge}' runs locally and takes no --judge-url")
@@ -216,7 +215,7 @@ def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: st
         stage = _Stage(instance, path, done, signature, concurrency=min(concurrency, instance.max_concurrency or concurrency),
                        max_failures=max_failures, progress=progress)
         if videos:
-            from vrbench.judges.cache import JudgeCache
+            from ..judge_cache import JudgeCache
 
             stage.cache = JudgeCache() if use_cache else None
             try:
@@ -301,7 +300,7 @@ class _Stage:
                 self.loaded = True
 
     def _count_failure(self, failure: str | None, error: str) -> None:
-        from vrbench.judges import JudgeError
+        from ..judge import JudgeError
 
         kind, n = self._streak
         self._streak = (failure, n + 1 if failure == kind else 1) if failure else (None, 0)
@@ -328,8 +327,8 @@ class _Stage:
 
     async def _ask(self, video, v: _Video, qid: str, text: str, key: str, *, first: bool = False) -> None:
         """Ask one question and keep its row; ``first``: the run's first request, whose failure stops the stage."""
-        from vrbench.judges import JudgeError
-        from vrbench.judges.parsing import parse_yes_no
+        from ..answers import parse_yes_no
+        from ..judge import JudgeError
 
         started = time.perf_counter()
         reply = await self._ask_once(video, v, text, strict=False)
@@ -361,8 +360,8 @@ class _Stage:
             self.tally.videos += 1
 
     async def _judge_video(self, v: _Video) -> None:
-        from vrbench.judges import JudgeError
-        from vrbench.judges.cache import cache_key
+        from ..judge import JudgeError
+        from ..judge_cache import cache_key
 
         sha, problem = None, v.problem
         if problem is None:

@@ -13,7 +13,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from vrbench.runstore import cache_dir
+from .files import cache_dir
+
 
 def default_cache_path() -> Path:
     return cache_dir() / "judge-cache.sqlite"

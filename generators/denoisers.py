@@ -1,18 +1,13 @@
-"""Bridged sampling: two diffusers models denoise one latent together (the Lumos-Nexus loop).
+"""Denoiser views: a diffusers video pipeline seen as one guided prediction per step.
 
-A :class:`Denoiser` is a thin "denoiser view" of a diffusers pipeline: ``encode`` a prompt once,
-give a classifier-free-guided prediction for a latent at a timestep, make a fresh scheduler, and
-``decode`` latents with the pipeline's VAE. :func:`bridged_sample` asks the small and the large view
-for their predictions at every step, fuses them (UPFB, ``upfb.py``, or the Direct Add baseline) and
-steps the LARGE model's scheduler once with the fused prediction. Latents are always
-``[B, C, T, H, W]`` in the loop; views of models with another layout (CogVideoX) permute inside.
+A :class:`Denoiser` is a thin view of a pipeline: ``encode`` a prompt once, give a classifier-free-guided
+prediction for a latent at a timestep, make a fresh scheduler (wrapped in a stepper), and ``decode``
+latents with the pipeline's VAE. Latents are always ``[B, C, T, H, W]`` here; views of models with another
+layout (CogVideoX) permute inside. :func:`check_homogeneous` compares two views' VAE and noise-schedule
+parameters, since bridging is only meaningful in one latent space.
 
-Bridging is only meaningful in one latent space: :func:`check_homogeneous` compares the two views'
-VAE and noise-schedule parameters and refuses a mismatch. Two CogVideoX models that share VAE
-weights but declare different latent scaling and noise schedules (2B vs 5B) are bridged through
-:class:`Reparameterised`, which converts latents and predictions explicitly (:class:`VPParameterisation`).
-
-Heavy imports (torch, diffusers) stay inside functions.
+This is the "model" part of the Lumos-Nexus bridge (like diffusers' models); the re-parameterisation maths
+is in ``parameterisation.py``, the loop and the fusions in ``sampling.py``. Heavy imports stay inside functions.
 """
 
 from __future__ import annotations
@@ -20,15 +15,12 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vrbench.errors import VRBenchError
 
-from .upfb import UPFBConfig, direct_add, fuse_velocities, temporal_weight
-
 if TYPE_CHECKING:
     import numpy as np
-    from torch import Generator as TorchGenerator
     from torch import Tensor
 
 log = logging.getLogger(__name__)
@@ -38,17 +30,17 @@ log = logging.getLogger(__name__)
 class Conditioning:
     """A prompt encoded once for one model: conditional and unconditional (negative) context."""
 
-    cond: "Tensor"
-    uncond: "Tensor"
+    cond: Tensor
+    uncond: Tensor
 
 
 # ------------------------------------------------------------------------------------------ steppers
 
 
 class Stepper(Protocol):
-    timesteps: "Tensor"
+    timesteps: Tensor
 
-    def step(self, prediction: "Tensor", index: int, latents: "Tensor") -> "Tensor": ...
+    def step(self, prediction: Tensor, index: int, latents: Tensor) -> Tensor: ...
 
 
 class _PlainStepper:
@@ -103,18 +95,18 @@ class Denoiser:
     def encode(self, prompt: str, negative_prompt: str = "") -> Conditioning:
         raise NotImplementedError
 
-    def guided_velocity(self, latents: "Tensor", t: "Tensor", cond: Conditioning, guidance_scale: float) -> "Tensor":
+    def guided_velocity(self, latents: Tensor, t: Tensor, cond: Conditioning, guidance_scale: float) -> Tensor:
         """The CFG-guided prediction ``u + g * (k - u)`` for latents ``[B, C, T, H, W]`` at timestep ``t``."""
         raise NotImplementedError
 
-    def guidance_at(self, guidance_scale: float, t: "Tensor", num_steps: int) -> float:
+    def guidance_at(self, guidance_scale: float, t: Tensor, num_steps: int) -> float:
         """The CFG scale this model uses at timestep ``t`` of a ``num_steps`` loop (static by default)."""
         return guidance_scale
 
-    def prepare_latents(self, batch: int, height: int, width: int, num_frames: int, generator) -> "Tensor":
+    def prepare_latents(self, batch: int, height: int, width: int, num_frames: int, generator) -> Tensor:
         raise NotImplementedError
 
-    def decode(self, latents: "Tensor") -> "np.ndarray":
+    def decode(self, latents: Tensor) -> np.ndarray:
         """Frames as float in [0, 1], ``(B, F, H, W, 3)``."""
         raise NotImplementedError
 
@@ -333,261 +325,4 @@ class CogVideoXDenoiser(Denoiser):
             video = self.pipe.decode_latents(latents.transpose(1, 2).to(self.pipe.vae.dtype))
         return self.pipe.video_processor.postprocess_video(video=video, output_type="np")
 
-
-# ------------------------------------------------------------------ explicit CogVideoX re-parameterisation
-
-
-@dataclass(frozen=True)
-class VPParameterisation:
-    """A discrete variance-preserving schedule with v-prediction, in a VAE latent scaled by ``scaling_factor``.
-
-    A model with this parameterisation sees ``z = a(t) * s * x + b(t) * eps`` where ``x`` is the raw VAE
-    latent, ``s`` its ``scaling_factor``, ``a = sqrt(alpha_bar)``, ``b = sqrt(1 - alpha_bar)``, and
-    predicts ``v = a * eps - b * s * x``. ``alpha_bar`` is read off the scheduler (so snr shifts and
-    zero-terminal-SNR rescaling are included) and linearly interpolated between integer timesteps.
-    """
-
-    alphas_cumprod: tuple[float, ...]
-    scaling_factor: float
-
-    @classmethod
-    def of(cls, pipe) -> "VPParameterisation":
-        sched = pipe.scheduler
-        if sched.config.get("prediction_type") != "v_prediction":
-            raise VRBenchError(f"re-parameterisation supports v_prediction schedulers, got {sched.config.get('prediction_type')!r}")
-        return cls(tuple(float(a) for a in sched.alphas_cumprod.double().tolist()), float(pipe.vae.config.scaling_factor))
-
-    def alpha_bar(self, t: float) -> float:
-        n = len(self.alphas_cumprod)
-        t = min(max(float(t), 0.0), n - 1.0)
-        lo = int(math.floor(t))
-        hi = min(lo + 1, n - 1)
-        return self.alphas_cumprod[lo] + (t - lo) * (self.alphas_cumprod[hi] - self.alphas_cumprod[lo])
-
-    def timestep(self, alpha_bar: float) -> float:
-        """The (fractional) timestep with this ``alpha_bar``; alpha_bar decreases with t."""
-        acp = self.alphas_cumprod
-        if alpha_bar >= acp[0]:
-            return 0.0
-        if alpha_bar <= acp[-1]:
-            return float(len(acp) - 1)
-        lo, hi = 0, len(acp) - 1  # acp[lo] > alpha_bar >= acp[hi]
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if acp[mid] > alpha_bar:
-                lo = mid
-            else:
-                hi = mid
-        t = lo + (acp[lo] - alpha_bar) / (acp[lo] - acp[hi])
-        return float(round(t)) if abs(t - round(t)) < 1e-6 else t  # exact integers stay exact
-
-
-@dataclass(frozen=True)
-class LatentMap:
-    """How one VP parameterisation's state maps onto another's at one moment: ``z_dst = z_src / c``.
-
-    ``t_dst`` is what the destination model is told; where the state lies beyond the destination's
-    table (less noisy than its first timestep, or noisier than its last) it is clamped to the end,
-    while the latent and prediction conversions stay exact.
-    """
-
-    t_src: float
-    t_dst: float
-    a_src: float
-    b_src: float
-    a_dst: float
-    b_dst: float
-    c: float
-    ratio: float  # s_dst / s_src
-
-    def inverse(self) -> "LatentMap":
-        """The exact way back (not re-read from the tables, so clamping cannot break the round trip)."""
-        return LatentMap(self.t_dst, self.t_src, self.a_dst, self.b_dst, self.a_src, self.b_src, 1.0 / self.c, 1.0 / self.ratio)
-
-
-def map_latent(t_src: float, src: VPParameterisation, dst: VPParameterisation) -> LatentMap:
-    """Where a ``src`` state at ``t_src`` lies in ``dst``'s parameterisation.
-
-    ``z = a_s * s_s * x + b_s * eps = (a_s * s_s / s_d) * (s_d * x) + b_s * eps``; dividing by
-    ``c = sqrt((a_s s_s / s_d)^2 + b_s^2)`` makes it a ``dst`` state with ``a_d^2 + b_d^2 = 1``.
-    """
-    ab = src.alpha_bar(t_src)
-    a_s, b_s = math.sqrt(ab), math.sqrt(1.0 - ab)
-    big_a = a_s * src.scaling_factor / dst.scaling_factor
-    c = math.hypot(big_a, b_s)
-    a_d, b_d = big_a / c, b_s / c
-    return LatentMap(float(t_src), dst.timestep(a_d * a_d), a_s, b_s, a_d, b_d, c, dst.scaling_factor / src.scaling_factor)
-
-
-def convert_latent(z: "Tensor", m: LatentMap) -> "Tensor":
-    return z / m.c
-
-
-def convert_prediction(v: "Tensor", z_src: "Tensor", m: LatentMap) -> "Tensor":
-    """A ``src`` v-prediction at state ``z_src`` as the ``dst`` v-prediction at ``z_src / c``.
-
-    Through the clean latent and the noise: ``s_s x = a z - b v``, ``eps = b z + a v``; then
-    ``v_dst = a_d * eps - b_d * (s_d / s_s) * (s_s x)``.
-    """
-    x0 = m.a_src * z_src - m.b_src * v
-    eps = m.b_src * z_src + m.a_src * v
-    return m.a_dst * eps - m.b_dst * m.ratio * x0
-
-
-class Reparameterised(Denoiser):
-    """A denoiser seen through another model's latent scaling and noise schedule (CogVideoX-2B inside a 5B loop).
-
-    The loop speaks the ``outer`` parameterisation; each call maps the latent and timestep into the
-    inner model's, asks it, and maps its prediction back. With equal parameterisations it is the identity.
-    """
-
-    def __init__(self, inner: Denoiser, inner_param: VPParameterisation, outer_param: VPParameterisation):
-        super().__init__(inner.pipe, device=inner.device, batch_cfg=inner.batch_cfg)
-        self.inner, self.inner_param, self.outer_param = inner, inner_param, outer_param
-
-    def encode(self, prompt, negative_prompt=""):
-        return self.inner.encode(prompt, negative_prompt)
-
-    def guidance_at(self, guidance_scale, t, num_steps):
-        # the loop's timestep, not the mapped one: at step i the inner model alone would be at the same
-        # timestep of its own (equally spaced) schedule
-        return self.inner.guidance_at(guidance_scale, t, num_steps)
-
-    def guided_velocity(self, latents, t, cond, guidance_scale):
-        import torch
-
-        to_inner = map_latent(float(t), self.outer_param, self.inner_param)
-        t_inner = torch.tensor(to_inner.t_dst, device=latents.device)
-        t_inner = t_inner.to(t.dtype) if float(to_inner.t_dst).is_integer() else t_inner.float()
-        z_inner = convert_latent(latents.float(), to_inner)
-        v_inner = self.inner.guided_velocity(z_inner, t_inner, cond, guidance_scale).float()
-        return convert_prediction(v_inner, z_inner, to_inner.inverse())
-
-    def latent_space(self):
-        return self.inner.latent_space()
-
-
-# ---------------------------------------------------------------------------------------- the loop
-
-
-class Fusion(Protocol):
-    """How two guided predictions become one; says which forward passes a step actually needs."""
-
-    def needs(self, step_index: int, num_steps: int) -> tuple[bool, bool]: ...
-
-    def __call__(self, v_small: "Tensor | None", v_large: "Tensor | None", step_index: int, num_steps: int) -> "Tensor": ...
-
-
-@dataclass(frozen=True)
-class UPFBFusion:
-    config: UPFBConfig
-
-    def needs(self, step_index, num_steps):
-        w = temporal_weight(step_index, num_steps, self.config.gamma_w)
-        # w == 1: the large model only enters through RMS and cancels (upfb.fuse_velocities);
-        # w == 0 without RMS: the small model has weight 0 everywhere
-        return (w != 0.0 or self.config.rms), (w != 1.0)
-
-    def __call__(self, v_small, v_large, step_index, num_steps):
-        if v_small is None:
-            return v_large
-        return fuse_velocities(v_small, v_large, step_index, num_steps, self.config)
-
-
-@dataclass(frozen=True)
-class DirectAddFusion:
-    """Paper Table 7's baseline: average the two guided predictions at every step."""
-
-    def needs(self, step_index, num_steps):
-        return True, True
-
-    def __call__(self, v_small, v_large, step_index, num_steps):
-        return direct_add(v_small, v_large.to(v_small.dtype))
-
-
-def bridged_steps(
-    small: Denoiser,
-    large: Denoiser,
-    cond_small: Conditioning,
-    cond_large: Conditioning,
-    latents: "Tensor",
-    *,
-    num_steps: int,
-    guidance_small: float,
-    guidance_large: float,
-    fusion: Fusion,
-    generator: "TorchGenerator | None" = None,
-) -> "Iterator[Tensor]":
-    """The bridged loop one step at a time: yields the latents ``[B, C, T, H, W]`` after each step.
-
-    The last one yielded is the result (decode it with ``large``). Stepping lets a caller show
-    previews, stop early, or interleave loops (``benchmarks/upfb_cost.py`` times them side by side).
-    """
-    stepper = large.new_stepper(num_steps, generator)
-    if len(stepper.timesteps) != num_steps:
-        raise VRBenchError(f"the large model's scheduler made {len(stepper.timesteps)} timesteps for num_steps={num_steps}; "
-                           "UPFB needs one prediction per step (use a first-order-per-step scheduler)")
-    z = latents
-    for i, t in enumerate(stepper.timesteps):
-        need_small, need_large = fusion.needs(i, num_steps)
-        v_s = small.guided_velocity(z, t, cond_small, small.guidance_at(guidance_small, t, num_steps)) if need_small else None
-        v_l = large.guided_velocity(z, t, cond_large, large.guidance_at(guidance_large, t, num_steps)) if need_large else None
-        z = stepper.step(fusion(v_s, v_l, i, num_steps), i, z)
-        yield z
-
-
-def sample_steps(
-    denoiser: Denoiser,
-    cond: Conditioning,
-    latents: "Tensor",
-    *,
-    num_steps: int,
-    guidance_scale: float,
-    generator: "TorchGenerator | None" = None,
-) -> "Iterator[Tensor]":
-    """One model alone through the same view, one step at a time (what the bridge reduces to with one model)."""
-    stepper = denoiser.new_stepper(num_steps, generator)
-    z = latents
-    for i, t in enumerate(stepper.timesteps):
-        g = denoiser.guidance_at(guidance_scale, t, num_steps)
-        z = stepper.step(denoiser.guided_velocity(z, t, cond, g), i, z)
-        yield z
-
-
-def run_steps(steps: "Iterator[Tensor]", latents: "Tensor", *, total: int, desc: str, progress: bool = True) -> "Tensor":
-    """Drive a step iterator to the end under a progress bar; returns the final latents."""
-    from tqdm.auto import tqdm
-
-    z = latents
-    for z in tqdm(steps, total=total, desc=desc, disable=not progress, leave=False):
-        pass
-    return z
-
-
-def bridged_sample(small: Denoiser, large: Denoiser, cond_small: Conditioning, cond_large: Conditioning,
-                   latents: "Tensor", *, num_steps: int, progress: bool = True, **kwargs) -> "Tensor":
-    """Denoise ``latents`` with both models (arguments as :func:`bridged_steps`); returns the final latents."""
-    steps = bridged_steps(small, large, cond_small, cond_large, latents, num_steps=num_steps, **kwargs)
-    return run_steps(steps, latents, total=num_steps, desc="bridged sampling", progress=progress)
-
-
-def sample(denoiser: Denoiser, cond: Conditioning, latents: "Tensor", *, num_steps: int, progress: bool = True,
-           **kwargs) -> "Tensor":
-    """Denoise ``latents`` with one model (arguments as :func:`sample_steps`); returns the final latents."""
-    return run_steps(sample_steps(denoiser, cond, latents, num_steps=num_steps, **kwargs), latents,
-                     total=num_steps, desc="sampling", progress=progress)
-
-
-def seeded_generator(seed: int) -> "TorchGenerator":
-    """A CPU generator: the same seed gives the same initial noise on any device."""
-    import torch
-
-    return torch.Generator(device="cpu").manual_seed(int(seed))
-
-
-def frames_uint8(video: "np.ndarray") -> list["np.ndarray"]:
-    """``(B, F, H, W, 3)`` floats in [0, 1] -> a list of uint8 ``(F, H, W, 3)``."""
-    from vrbench.video import as_uint8_frames
-
-    return [as_uint8_frames(v) for v in video]
 

@@ -1,7 +1,11 @@
-"""Reading a yes/no answer out of a judge's free text, and P(yes) out of first-token log-probabilities.
+"""The answer words, and reading a yes/no answer out of a judge's reply.
+
+Every stage speaks these three words: a judge's reply is parsed into yes or no (``None`` when it cannot be
+read), the judge stage records "invalid" for a reply that stays unreadable, and scoring counts it as 0.
 
 The parser is strict on purpose: an answer it cannot read is ``None`` (the caller retries once with a
-stricter instruction, then records "invalid"); it never guesses "no".
+stricter instruction, then records "invalid"); it never guesses "no". P(yes) is read from first-token
+log-probabilities only when the first generated token is itself a yes/no word.
 """
 
 from __future__ import annotations
@@ -9,7 +13,10 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
+
+YES, NO, INVALID = "yes", "no", "invalid"
+ANSWERS = (YES, NO, INVALID)
 
 _THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)

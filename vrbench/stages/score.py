@@ -1,4 +1,4 @@
-"""The pipeline stages that read one stage's files and write the next's (generate, judge, score)."""
+"""The score stage: reads a run's ``judgments/<judge>.jsonl`` and writes ``scores/<judge>.json``."""
 
 from __future__ import annotations
 
@@ -7,68 +7,14 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__
-from .errors import VRBenchError
-from .runstore import RunDir, atomic_write_json, latest_generations
-from .scoring import INVALID, Answer, ScoringConfig, aggregate, score_video
-from .suite import Suite, find_bundled_suite, load_suite
+from .. import __version__
+from ..answers import INVALID
+from ..errors import VRBenchError
+from ..files import atomic_write_json
+from ..runstore import RunDir, expected_pairs, latest_generations, missing_videos, suite_for_run
+from ..scoring import Answer, ScoringConfig, aggregate, score_video
 
 log = logging.getLogger(__name__)
-
-
-def suite_for_run(run: RunDir, suite_path: str | Path | None = None) -> Suite:
-    """The suite a run was made with. Without ``--suite`` it is the bundled suite whose sha256 the run
-    recorded (so a run made with v1.0 is scored with v1.0); a given suite whose content differs from the
-    one recorded is refused."""
-    manifest = run.read_manifest()
-    recorded = (manifest or {}).get("suite") or {}
-    sha = recorded.get("sha256")
-    if suite_path is None and (sha or recorded.get("version")):
-        found = find_bundled_suite(sha, recorded.get("version"))
-        if found is not None:
-            return found
-        if sha:
-            raise VRBenchError(
-                f"{run.run_file}: run was made with suite {recorded.get('name')} {recorded.get('version')} (sha256 {sha[:12]}), "
-                "which is not bundled with this vrbench; pass --suite with the suite the run used"
-            )
-    suite = load_suite(suite_path)
-    if sha and sha != suite.sha256:
-        raise VRBenchError(
-            f"{run.run_file}: run was made with suite {recorded.get('name')} {recorded.get('version')} "
-            f"(sha256 {sha[:12]}), but the loaded suite {suite.name} {suite.version} has sha256 {suite.sha256[:12]}; "
-            "pass --suite with the suite the run used"
-        )
-    return suite
-
-
-def suite_for_runs(run_dirs, suite_path: str | Path | None = None) -> Suite:
-    """The one suite several runs were made with; runs of different suites are not comparable, so refused."""
-    by_sha: dict[str, tuple[Suite, list[str]]] = {}
-    for d in run_dirs:
-        suite = suite_for_run(RunDir(d), suite_path)
-        by_sha.setdefault(suite.sha256, (suite, []))[1].append(str(d))
-    if not by_sha:
-        return load_suite(suite_path)
-    if len(by_sha) > 1:
-        groups = "; ".join(f"{s.name} {s.version} ({s.sha256[:12]}): {', '.join(dirs)}" for s, dirs in by_sha.values())
-        raise VRBenchError(f"these runs were made with different suites, whose scores are not comparable: {groups}; "
-                           "report them separately")
-    return next(iter(by_sha.values()))[0]
-
-
-def expected_pairs(manifest: dict, suite: Suite, generated: dict) -> set[tuple[str, int]]:
-    """The (case, seed) pairs a run set out to make: its run.json's cases (else those with a generation
-    row, else the whole suite) times its seeds."""
-    known = {c.id for c in suite.cases}
-    cases = [c for c in (manifest.get("cases") or sorted({c for c, _ in generated}) or sorted(known)) if c in known]
-    seeds = [s for s in (manifest.get("seeds") or sorted({s for _, s in generated}) or [0]) if isinstance(s, int)]
-    return {(c, s) for c in cases for s in seeds}
-
-
-def missing_videos(expected: set[tuple[str, int]], generated: dict) -> int:
-    """How many expected pairs have no video: no generation row yet, or only a failed one."""
-    return sum(1 for pair in expected if not (generated.get(pair) or {}).get("video") or (generated.get(pair) or {}).get("error"))
 
 
 def score_run(run_dir: str | Path, judge: str, config: ScoringConfig = ScoringConfig(), suite_path: str | Path | None = None) -> dict:

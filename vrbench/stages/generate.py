@@ -11,7 +11,7 @@
   WORLD_SIZE-th pair; ``--shard i/N`` does the same for job arrays (both compose). Ranks and shards
   share one run directory: videos are renamed into place atomically, rows are appended whole, and
   ``run.json`` is updated under a file lock, so they never collide.
-- A pair the generator cannot make (:class:`~vrbench.generators.base.CaseFailed`, e.g. a missing file
+- A pair the generator cannot make (:class:`~vrbench.generator.CaseFailed`, e.g. a missing file
   for ``videos``) gets a row with ``"error"`` and no ``"video"``; the others proceed; a rerun retries it.
 
 Rows of ``generations.jsonl``::
@@ -25,7 +25,6 @@ Several rows may exist for one pair (an error, then a success on rerun); the lat
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import platform
@@ -34,16 +33,19 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
-from . import __version__
-from .errors import VRBenchError
-from .runstore import Pair, RunDir, append_jsonl, latest_generations, run_lock, update_manifest
-from .suite import Case
+from vrbench import __version__
+
+from ..errors import VRBenchError
+from ..files import append_jsonl
+from ..runstore import Pair, RunDir, latest_generations, run_lock, update_manifest
+from ..suite import Case
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class Shard:
     count: int = 1
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         """``"i/N"`` with 0 <= i < N, as given to ``--shard``."""
         i, sep, n = text.partition("/")
         try:
@@ -72,7 +74,7 @@ class Shard:
         return shard
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Shard":
+    def from_env(cls, env: dict[str, str] | None = None) -> Shard:
         """This process's share under torchrun / accelerate launch (RANK, WORLD_SIZE); the whole if unset."""
         env = os.environ if env is None else env
         try:
@@ -83,7 +85,7 @@ class Shard:
             raise VRBenchError(f"RANK={rank} / WORLD_SIZE={world}: expected 0 <= RANK < WORLD_SIZE")
         return cls(rank, world)
 
-    def within(self, outer: "Shard") -> "Shard":
+    def within(self, outer: Shard) -> Shard:
         """This share of ``outer``'s share, as one shard of the whole (``items[o.i::o.n][s.i::s.n]``)."""
         return Shard(outer.index + outer.count * self.index, outer.count * self.count)
 
@@ -152,7 +154,7 @@ def command_line(argv: Sequence[str] | None = None) -> list[str]:
     return out
 
 
-def invocation(started: str, shard: "Shard") -> dict[str, Any]:
+def invocation(started: str, shard: Shard) -> dict[str, Any]:
     """Where one ``generate`` call ran: appended to run.json's ``invocations``."""
     return {"started": started, "command": command_line(), "host": socket.gethostname(), "shard": str(shard),
             "vrbench_version": __version__, "git": git_commit(), "environment": environment()}
@@ -262,7 +264,7 @@ def _remove_stale_temp_files(run: RunDir, pairs: Sequence[Pair]) -> None:
 
 def _video_row(run: RunDir, generator_name: str, case_id: str, seed: int, seconds: float | None,
                info: dict | None = None) -> dict:
-    from .video import sha256_file, video_info
+    from ..video import sha256_file, video_info
 
     path = run.video_path(case_id, seed)
     meta = video_info(path)
@@ -310,10 +312,8 @@ def generate_run(
     """
     from tqdm.auto import tqdm
 
-    from vrbench.generators import GENERATORS
-    from vrbench.generators.base import GenerationRequest
-
-    from .stages import suite_for_run
+    from ..generator import GENERATORS, GenerationRequest
+    from ..runstore import suite_for_run
 
     started, t0 = utc_now(), time.monotonic()
     run = RunDir(run_dir)
@@ -384,9 +384,8 @@ def generate_run(
 def _generate_batch(gen, run: RunDir, model: str, batch: list[tuple[Case, int]], summary: GenerationSummary,
                     latest: dict[Pair, dict]) -> None:
     """Generate, write and record one batch; a CaseFailed batch is retried one by one to find the culprit."""
-    from vrbench.generators.base import CaseFailed, GenerationRequest
-
-    from .video import write_video
+    from ..generator import CaseFailed, GenerationRequest
+    from ..video import write_video
 
     requests = [GenerationRequest(case.id, case.prompt, seed) for case, seed in batch]
     t0 = time.monotonic()

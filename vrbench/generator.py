@@ -8,12 +8,19 @@ runs with equal signatures are comparable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
-from vrbench.errors import VRBenchError
+from .errors import VRBenchError
+from .registry import Registry
+
+#: every generator: the modules of ``vrbench.generators`` (the repo's ``generators/``) and entry points
+GENERATORS: Registry = Registry("generator", "vrbench.generators", builtin_package="vrbench.generators")
+register_generator = GENERATORS.register
+get_generator = GENERATORS.get
 
 
 @dataclass(frozen=True)

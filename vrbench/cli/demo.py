@@ -1,0 +1,49 @@
+"""`vrbench demo`: the whole pipeline on a few cases with tiny random models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import add_judge_options, judge_options
+from .generate import add_generation_options, generate_videos
+from .run import judge_and_score
+from .score import add_scoring_options, scoring_config
+
+#: `vrbench demo`: tiny random models, so it runs anywhere in about a minute
+DEMO_MODEL = "tiny-wan"
+DEMO_JUDGE = "tiny-qwen-vl"
+
+
+
+def cmd_demo(args) -> int:
+    from ..report import build_site, load_runs
+    from ..suite import load_suite
+
+    suite = load_suite(args.suite)
+    if not args.cases:  # the first case of every dimension, so every score (and the overall) is defined
+        args.cases = [next(c.id for c in suite.cases if c.dimension == d.code) for d in suite.dimensions]
+    print(f"vrbench demo: {DEMO_MODEL} -> {DEMO_JUDGE} on {len(suite.select(args.cases))} cases (a CPU is enough).")
+    print("Both models have RANDOM weights: the videos are noise and the numbers below are meaningless; "
+          "the demo only shows that the whole pipeline works on this machine.")
+    judge_opts, config = judge_options(args), scoring_config(args)
+    summary = generate_videos(args)
+    judge_and_score(args, summary.run_dir, judge_opts, config)
+
+    index = build_site(load_runs([summary.run_dir], suite), suite, Path(summary.run_dir) / "report")
+    print(f"wrote {index} (leaderboard of this one demo run; open it in a browser)")
+    print("Again: random weights, meaningless numbers. For real results see `vrbench run --help` and the README.")
+    return 0
+
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "demo", help="the whole pipeline on a few cases with tiny random models (CPU, about a minute)",
+        description=f"Run generate -> judge -> score -> report with {DEMO_MODEL} and {DEMO_JUDGE}, tiny randomly "
+                    "initialised models built on the spot (no download). Random weights: the numbers are meaningless.",
+    )
+    add_generation_options(p, model_required=False)
+    add_judge_options(p)
+    add_scoring_options(p)
+    p.set_defaults(func=cmd_demo, model=DEMO_MODEL, judge=DEMO_JUDGE, model_path=None, gen_arg=[], dtype=None,
+                   device=None, offload=None, shard=None, overwrite=False, out="runs/demo")
