@@ -71,7 +71,7 @@ class DiffusersVideoGenerator(Generator):
     #: text length the pipeline encodes; passed explicitly (encode_prompt and __call__ disagree otherwise)
     max_sequence_length: ClassVar[int] = 512
     #: height and width must be multiples of this (VAE spatial factor x patch size)
-    size_multiple: ClassVar[int] = 16
+    size_multiple: int = 16  # an instance may change it (tiny Wan2.2-TI2V)
     #: frame counts must be ``k * temporal_factor + 1``
     temporal_factor: ClassVar[int] = 4
 
@@ -84,7 +84,7 @@ class DiffusersVideoGenerator(Generator):
         self.model_path = model_path
         self.revision = revision
         self.dtype_option, self.device_option, self.offload = dtype, device, offload
-        self.settings = {k: (self.defaults.get(k) if v is None else v) for k, v in settings.items()}
+        self.settings: dict[str, Any] = {k: (self.defaults.get(k) if v is None else v) for k, v in settings.items()}
         s = self.settings
         problems = []
         if batch_size < 1:

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vrbench.generator import GeneratedVideo, GenerationRequest, Generator, register_generator
 
@@ -29,6 +29,9 @@ from .diffusers_video import SEED_POLICY, Dtype, check_video_options, resolve_de
 from .omnivideo import OmniVideoOptions
 from .upfb import ALL_DIMS, UPFBConfig
 from .wan import Wan21T2V14B, Wan22T2VA14B
+
+if TYPE_CHECKING:
+    from .denoisers import Denoiser
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +68,14 @@ class BridgedGenerator(Generator):
 
     fusion_name: ClassVar[str] = "upfb"
     #: the large model's adapter class (loads its pipeline exactly as when it runs alone)
-    large_adapter: ClassVar[type] = type(None)
+    large_adapter: ClassVar[Any] = type(None)  # the large model's adapter class (wan.py, cogvideox.py)
 
     def __post_init__(self) -> None:
         self.upfb = UPFBConfig(self.gamma_w, self.sigma_min, self.sigma_max, self.gamma_hf, self.rms, tuple(self.dims))
         check_video_options(self.registry_name or type(self).__name__, self.steps, self.height, self.width, self.frames,
                              self.fps, min_steps=2)
-        self._small = self._large = None
+        self._small: Denoiser | None = None
+        self._large: Denoiser | None = None
         self.latent_differences: list[str] = []
 
     # --- what a pair provides ----------------------------------------------------------------------
@@ -129,6 +133,7 @@ class BridgedGenerator(Generator):
         self.prepare(requests)
         self.load()
         small, large = self._small, self._large
+        assert small is not None and large is not None  # load() set them
         negative = self._negative_prompt()
         g_small = self.guidance if self.guidance_small is None else self.guidance_small
         out = []
@@ -167,7 +172,8 @@ class BridgedGenerator(Generator):
         return sig
 
     def close(self) -> None:
-        self._small = self._large = None
+        self._small = None
+        self._large = None
 
 
 @dataclass

@@ -34,7 +34,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vrbench.errors import VRBenchError
 from vrbench.generator import GeneratedVideo, GenerationRequest, Generator, register_generator
@@ -42,6 +42,9 @@ from vrbench.generator import GeneratedVideo, GenerationRequest, Generator, regi
 from . import omnivideo_worker
 from .diffusers_video import SEED_POLICY, Dtype, check_video_options, resolve_device, resolve_dtype
 from .omnivideo_worker import CONTEXT_BUILDER_VERSION, CONTEXT_LEN, INFERENCE_SH_T2V, _same, _save_tensors, context_key  # noqa: F401  (shared with the worker)
+
+if TYPE_CHECKING:
+    from .denoisers import Denoiser
 
 log = logging.getLogger(__name__)
 
@@ -481,7 +484,7 @@ class OmniVideo(OmniVideoOptions, Generator):
 
     def __post_init__(self) -> None:
         check_video_options(self.registry_name, self.steps, self.height, self.width, self.frames, self.fps)
-        self._denoiser = None
+        self._denoiser: Denoiser | None = None
 
     def load(self) -> None:
         import torch
@@ -498,6 +501,7 @@ class OmniVideo(OmniVideoOptions, Generator):
         self.prepare(requests)  # a no-op when the runner already prepared them
         self.load()
         d = self._denoiser
+        assert d is not None  # load() set it
         out = []
         for r in requests:
             start = time.perf_counter()

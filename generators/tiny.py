@@ -259,7 +259,7 @@ def _cast(components: dict[str, Any], torch_dtype, keys: tuple[str, ...]) -> dic
     return components
 
 
-_TINY = dict(steps=2, height=48, width=64, frames=9, fps=8.0, negative_prompt="")
+_TINY: dict[str, Any] = dict(steps=2, height=48, width=64, frames=9, fps=8.0, negative_prompt="")
 
 
 @register_generator("tiny-wan")

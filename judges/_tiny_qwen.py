@@ -29,12 +29,14 @@ CHAT_TEMPLATE = (
 
 
 def tiny_tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     vocab = {t: i for i, t in enumerate(SPECIAL + ["[UNK]"] + WORDS + PUNCT)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Split(r"\w+|[^\w\s]|\s", "isolated")
+    # words, punctuation and white space, each a token (a plain string would be split on literally, leaving
+    # the whole prompt one unknown token: the model would never see the question)
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"\w+|[^\w\s]|\s"), "isolated")
     tok.decoder = decoders.Fuse()
     tok.add_special_tokens(SPECIAL)
     return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", eos_token="<|im_end|>", pad_token="<|endoftext|>")

@@ -20,13 +20,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from vrbench.answers import p_yes_from_logprobs, parse_yes_no, token_answer
 from vrbench.errors import VRBenchError
 from vrbench.judge import Judge, JudgeError, Reply, register_judge
 from vrbench.judge_messages import FramesAs, VideoInput, chat_messages
+from vrbench.options import make_options
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +241,8 @@ def _unreachable(url: str, e: BaseException) -> JudgeError:
 
 def _server_message(payload: Any) -> str:
     if isinstance(payload, dict):
-        err = payload.get("error") if isinstance(payload.get("error"), dict) else payload
+        inner = payload.get("error")
+        err = inner if isinstance(inner, dict) else payload
         return " ".join(str(err.get("message") or "").split())[:300]  # one line, whatever the server sent
     return ""
 
@@ -270,6 +273,69 @@ def check_server(url: str, model: str, api_key: str | None, *, timeout: float = 
     return cards[model]
 
 
+# -- options ---------------------------------------------------------------------------------------
+# The three judges below take their options (``--judge-arg key=value``) from these dataclasses: the
+# options every chat judge has are annotated once, in ChatOptions; each judge's class adds its own
+# and changes defaults (a field declared again keeps its place and takes the new type and default).
+
+@dataclass(kw_only=True)
+class ChatOptions:
+    """Options of every OpenAI-protocol judge."""
+
+    model: str = ""
+    url: str | None = None
+    api_key_env: str | None = None  # the NAME of the environment variable holding the key, never the key
+    num_frames: int = 16
+    max_pixels: int | None = 448 * 448
+    template: str = "yes_no"
+    show_prompt: bool = False
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    top_logprobs: int = 20
+    timeout: float = 120.0
+    max_retries: int = 6
+
+
+@dataclass(kw_only=True)
+class OpenAICompatibleOptions(ChatOptions):
+    """``openai-compatible``: any server, frames as images by default."""
+
+    frames_as: FramesAs = "images"
+    detail: str | None = None
+    max_tokens: int = 16
+    logprobs: bool = True
+
+
+@dataclass(kw_only=True)
+class GPTOptions(ChatOptions):
+    """``gpt``: the OpenAI API; always images; max_tokens and logprobs default by model (None)."""
+
+    model: str = "gpt-4.1"
+    api_key_env: str = "OPENAI_API_KEY"
+    max_pixels: int | None = 512 * 512
+    detail: Literal["low", "high", "auto"] = "low"
+    logprobs: bool | None = None
+    reasoning_effort: str | None = None
+
+
+@dataclass(kw_only=True)
+class Qwen3VLOptions(ChatOptions):
+    """``qwen3-vl``: vLLM, a server or the offline engine (whose engine arguments come last)."""
+
+    model: str = "Qwen/Qwen3-VL-30B-A3B-Instruct"
+    revision: str | None = None
+    api_key_env: str | None = "VLLM_API_KEY"
+    frames_as: FramesAs = "images"
+    trust_request_mm_kwargs: bool = False
+    constrain: Literal["tokens", "choice", "none"] | None = None
+    thinking: bool | None = None
+    timeout: float = 300.0
+    dtype: str = "auto"
+    tensor_parallel_size: int = 1
+    max_model_len: int = 32768
+    gpu_memory_utilization: float = 0.9
+
+
 @register_judge("openai-compatible")
 class OpenAICompatibleJudge(Judge):
     """Any OpenAI-compatible chat server (--judge-url URL --judge-arg model=NAME); frames as images by default.
@@ -278,19 +344,24 @@ class OpenAICompatibleJudge(Judge):
     meant for one provider never goes to an arbitrary URL.
     """
 
-    def __init__(self, *, model: str = "", url: str | None = None, api_key_env: str | None = None,
-                 num_frames: int = 16, max_pixels: int | None = 448 * 448, template: str = "yes_no",
-                 show_prompt: bool = False, frames_as: FramesAs = "images", detail: str | None = None,
-                 temperature: float = 0.0, max_tokens: int = 16, logprobs: bool = True, top_logprobs: int = 20,
-                 timeout: float = 120.0, max_retries: int = 6):
-        super().__init__(num_frames=num_frames, max_pixels=max_pixels, template=template, show_prompt=show_prompt)
+    Options: ClassVar[type[ChatOptions]] = OpenAICompatibleOptions
+    #: where the server is, how long to wait and how often to retry, and which variable holds the key
+    #: change no answer (the server's reported model is recorded in run.json beside the signature)
+    options_not_in_signature = frozenset({"url", "api_key_env", "timeout", "max_retries"})
+
+    def __init__(self, **options: Any):
+        o = make_options(type(self), options, owner=f"judge {self.registry_name or type(self).__name__}")
+        super().__init__(num_frames=o.num_frames, max_pixels=o.max_pixels, template=o.template, show_prompt=o.show_prompt)
+        frames_as: FramesAs = getattr(o, "frames_as", "images")
         if frames_as not in ("images", "video", "mp4", "file"):
             raise VRBenchError(f"{self.registry_name} option frames_as: expected images, video, mp4 or file, got {frames_as!r}")
-        self.model, self.url, self.api_key_env = model, url, api_key_env
-        self.frames_as, self.detail = frames_as, detail
-        self.temperature, self.max_tokens = temperature, max_tokens
-        self.logprobs, self.top_logprobs = logprobs, top_logprobs
-        self.timeout, self.max_retries = timeout, max_retries
+        self.options = o
+        self.model, self.url, self.api_key_env = o.model, o.url, o.api_key_env
+        self.frames_as, self.detail = frames_as, getattr(o, "detail", None)
+        # None (gpt, qwen3-vl): the subclass resolves them from the model after this
+        self.temperature, self.max_tokens = o.temperature, o.max_tokens
+        self.logprobs, self.top_logprobs = getattr(o, "logprobs", True), o.top_logprobs
+        self.timeout, self.max_retries = o.timeout, o.max_retries
         self.needs_frames = frames_as in ("images", "video")
         self.needs_jpegs = self.needs_frames
         self.backend: Any = None
@@ -369,22 +440,18 @@ class GPTJudge(OpenAICompatibleJudge):
     they get a budget of 4096 tokens by default and the reasoning tokens they spent are recorded.
     """
 
-    def __init__(self, *, model: str = "gpt-4.1", url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 num_frames: int = 16, max_pixels: int | None = 512 * 512, template: str = "yes_no",
-                 show_prompt: bool = False, detail: Literal["low", "high", "auto"] = "low",
-                 temperature: float = 0.0, max_tokens: int | None = None, logprobs: bool | None = None,
-                 top_logprobs: int = 20, reasoning_effort: str | None = None, timeout: float = 120.0,
-                 max_retries: int = 6):
-        self.reasoning = bool(_REASONING_MODEL.match(model))
-        if self.reasoning and logprobs:
-            raise VRBenchError(f"gpt judge: {model} is a reasoning model and returns no logprobs; drop logprobs=true")
-        super().__init__(model=model, url=url, api_key_env=api_key_env, num_frames=num_frames, max_pixels=max_pixels,
-                         template=template, show_prompt=show_prompt, frames_as="images", detail=detail,
-                         temperature=temperature,
-                         max_tokens=max_tokens if max_tokens is not None else (4096 if self.reasoning else 16),
-                         logprobs=(not self.reasoning) if logprobs is None else logprobs,
-                         top_logprobs=top_logprobs, timeout=timeout, max_retries=max_retries)
-        self.reasoning_effort = reasoning_effort
+    Options = GPTOptions
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        self.reasoning = bool(_REASONING_MODEL.match(self.model))
+        if self.reasoning and self.logprobs:
+            raise VRBenchError(f"gpt judge: {self.model} is a reasoning model and returns no logprobs; drop logprobs=true")
+        if self.max_tokens is None:
+            self.max_tokens = 4096 if self.reasoning else 16
+        if self.logprobs is None:
+            self.logprobs = not self.reasoning
+        self.reasoning_effort = self.options.reasoning_effort
 
     def sampling(self) -> dict[str, Any]:
         params: dict[str, Any] = {"max_completion_tokens": self.max_tokens}
@@ -437,38 +504,36 @@ class Qwen3VLJudge(OpenAICompatibleJudge):
     text after the reasoning is read.
     """
 
-    def __init__(self, *, model: str = "Qwen/Qwen3-VL-30B-A3B-Instruct", revision: str | None = None,
-                 url: str | None = None, api_key_env: str | None = "VLLM_API_KEY", num_frames: int = 16,
-                 max_pixels: int | None = 448 * 448, template: str = "yes_no", show_prompt: bool = False,
-                 frames_as: FramesAs = "images", trust_request_mm_kwargs: bool = False,
-                 constrain: Literal["tokens", "choice", "none"] | None = None, thinking: bool | None = None,
-                 temperature: float = 0.0, max_tokens: int | None = None, top_logprobs: int = 20,
-                 timeout: float = 300.0, max_retries: int = 6, dtype: str = "auto", tensor_parallel_size: int = 1,
-                 max_model_len: int = 32768, gpu_memory_utilization: float = 0.9):
-        self.thinking = ("thinking" in model.lower()) if thinking is None else thinking
-        if self.thinking and constrain not in (None, "none"):
-            raise VRBenchError(f"qwen3-vl: {model} thinks before it answers; constrain={constrain} would cut its "
+    Options = Qwen3VLOptions
+    #: besides the server's address, timeout, retries and key: the offline engine's parallelism and memory
+    #: settings (how the model is spread and how much it may hold, not what it answers)
+    options_not_in_signature = OpenAICompatibleJudge.options_not_in_signature | {
+        "tensor_parallel_size", "max_model_len", "gpu_memory_utilization"}
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        o = self.options
+        self.thinking = ("thinking" in self.model.lower()) if o.thinking is None else o.thinking
+        if self.thinking and o.constrain not in (None, "none"):
+            raise VRBenchError(f"qwen3-vl: {self.model} thinks before it answers; constrain={o.constrain} would cut its "
                                "reasoning (use constrain=none, the default for thinking models)")
-        constrain = constrain or ("none" if self.thinking else "tokens")
+        constrain = o.constrain or ("none" if self.thinking else "tokens")
         if constrain not in ("tokens", "choice", "none"):
             raise VRBenchError(f"qwen3-vl option constrain: expected tokens, choice or none, got {constrain!r}")
-        if max_tokens is None:
-            max_tokens = THINKING_BUDGET if self.thinking else (1 if constrain == "tokens" else 16)
-        super().__init__(model=model, url=url, api_key_env=None, num_frames=num_frames, max_pixels=max_pixels,
-                         template=template, show_prompt=show_prompt, frames_as=frames_as, temperature=temperature,
-                         max_tokens=max_tokens, logprobs=True, top_logprobs=top_logprobs, timeout=timeout,
-                         max_retries=max_retries)
-        self.server_key_env = api_key_env
-        self.revision, self.constrain, self.trust_request_mm_kwargs = revision, constrain, trust_request_mm_kwargs
-        self.dtype = dtype
-        self.engine_args = {"dtype": dtype, "tensor_parallel_size": tensor_parallel_size, "max_model_len": max_model_len,
-                            "gpu_memory_utilization": gpu_memory_utilization}
+        if self.max_tokens is None:
+            self.max_tokens = THINKING_BUDGET if self.thinking else (1 if constrain == "tokens" else 16)
+        self.revision, self.constrain, self.trust_request_mm_kwargs = o.revision, constrain, o.trust_request_mm_kwargs
+        self.dtype = o.dtype
+        self.engine_args = {"dtype": o.dtype, "tensor_parallel_size": o.tensor_parallel_size,
+                            "max_model_len": o.max_model_len, "gpu_memory_utilization": o.gpu_memory_utilization}
         self.yes_no_token_ids: list[int] = []
-        if url is None and frames_as in ("mp4", "file"):
+        if self.url is None and self.frames_as in ("mp4", "file"):
             raise VRBenchError("qwen3-vl: the offline engine takes frames (frames_as=images or video), not files")
 
     def api_key(self) -> str:
-        return (os.environ.get(self.server_key_env) if self.server_key_env else None) or "EMPTY"
+        """The key in ``api_key_env`` (VLLM_API_KEY: what `vllm serve --api-key` checks), if set; a local
+        server without one accepts any."""
+        return (os.environ.get(self.api_key_env) if self.api_key_env else None) or "EMPTY"
 
     def sampling(self) -> dict[str, Any]:
         params = super().sampling()
@@ -505,6 +570,8 @@ class Qwen3VLJudge(OpenAICompatibleJudge):
         if self.url is None:
             sig["engine"] = "vllm-offline"
             sig["dtype"] = resolve_dtype(self.model, self.revision, self.dtype)
+        else:
+            sig.pop("dtype", None)  # an offline engine's setting: the server has its own
         return sig
 
     def check(self) -> None:

@@ -1,15 +1,17 @@
 """Local judges through transformers: `transformers` (any Hugging Face VLM) and `tiny-qwen-vl` (tests, demos).
 
 The frames go to the model as a sequence of images, each after its timestamp label, followed by the
-same prompt text the server judges send. The answer text comes from greedy decoding; P(yes) from
-the first decoding step's logits: softmax over the yes-token and no-token logits (all their casings).
+same prompt text the server judges send. P(yes) comes from the first decoding step's logits: softmax
+over the yes-token and no-token logits (all their casings). The answer text comes from greedy decoding
+(``constrain=none``), or is the likelier of yes and no at that first step (``constrain=tokens``: yes
+when P(yes) >= 0.5), so answer and P(yes) always agree.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from typing import Any, Literal
 
 from vrbench.errors import VRBenchError
 from vrbench.judge import Judge, Reply, register_judge
@@ -39,19 +41,24 @@ class TransformersJudge(Judge):
 
     def __init__(self, *, model: str = "", revision: str | None = None, device: str = "auto", dtype: str = "auto",
                  num_frames: int = 8, max_pixels: int | None = 448 * 448, template: str = "yes_no",
-                 show_prompt: bool = False, max_new_tokens: int = 8):
+                 show_prompt: bool = False, max_new_tokens: int = 8, constrain: Literal["none", "tokens"] = "none"):
         super().__init__(num_frames=num_frames, max_pixels=max_pixels, template=template, show_prompt=show_prompt)
+        if constrain not in ("none", "tokens"):
+            raise VRBenchError(f"{self.registry_name} option constrain: expected none or tokens, got {constrain!r}")
         self.model_id, self.revision = model, revision
         self.device, self.dtype = device, dtype
         self.max_new_tokens = max_new_tokens
+        self.constrain = constrain
         self.model: Any = None
         self.processor: Any = None
         self._lock = threading.Lock()
 
     def signature(self) -> dict[str, Any]:
-        dtype = str(self._torch_dtype()).removeprefix("torch.")  # resolved: "auto" means another dtype on another device
-        return {**super().signature(), "model": self.model_id, "revision": self.revision, "dtype": dtype,
-                "max_new_tokens": self.max_new_tokens, "decoding": "greedy"}
+        # resolved: "auto" means another device and dtype on another machine
+        dtype = str(self._torch_dtype()).removeprefix("torch.")
+        device = self._torch_device().split(":")[0]  # cuda or cpu (which GPU does not matter)
+        return {**super().signature(), "model": self.model_id, "revision": self.revision, "device": device, "dtype": dtype,
+                "decoding": "greedy" if self.constrain == "none" else "yes if P(yes) >= 0.5"}
 
     # -- loading --------------------------------------------------------------------------------
     def check(self) -> None:
@@ -103,20 +110,26 @@ class TransformersJudge(Judge):
         return [{"role": "user", "content": parts}]
 
     def answer(self, video: VideoInput, question: str, *, prompt: str | None = None, strict: bool = False) -> Reply:
-        """Blocking: one greedy generation; P(yes) from its first step."""
+        """Blocking: one greedy generation (a single step with ``constrain=tokens``); P(yes) from its first step."""
         import torch
 
         text = self.processor.apply_chat_template(self.messages(video, question, prompt=prompt, strict=strict),
                                                   add_generation_prompt=True, tokenize=False)
+        assert video.frames is not None  # needs_frames: prepare() sampled them
         inputs = self.processor(text=[text], images=list(video.frames.images), return_tensors="pt").to(self.model.device)
+        constrained = self.constrain == "tokens"
         with self._lock, torch.inference_mode():
-            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
+            out = self.model.generate(**inputs, max_new_tokens=1 if constrained else self.max_new_tokens, do_sample=False,
                                       output_logits=True, return_dict_in_generate=True)
         first = torch.log_softmax(out.logits[0][0].float(), dim=-1)
         yes, no = torch.logsumexp(first[self.yes_ids], 0), torch.logsumexp(first[self.no_ids], 0)
         p_yes = float(torch.sigmoid(yes - no))
-        new_tokens = out.sequences[0, inputs["input_ids"].shape[1]:]
-        reply = self.processor.tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
+        if constrained:  # the likelier answer (its casings summed, as in P(yes)), spelt as its likeliest token
+            group = self.yes_ids if p_yes >= 0.5 else self.no_ids
+            chosen = [group[int(torch.argmax(first[group]))]]
+        else:
+            chosen = out.sequences[0, inputs["input_ids"].shape[1]:]
+        reply = self.processor.tokenizer.decode(chosen, skip_special_tokens=True).strip()
         return Reply(reply, p_yes)
 
     async def ask(self, video: VideoInput, question: str, *, prompt: str | None = None, strict: bool = False) -> Reply:
@@ -133,13 +146,19 @@ class TinyQwenVLJudge(TransformersJudge):
     Same code path as the `transformers` judge; only ``build()`` differs: a word-level tokenizer made
     on the spot, a Qwen2-VL image processor (PIL, no torchvision) and a 2-layer Qwen3-VL with random
     weights from a fixed seed, so its (meaningless) answers are reproducible.
+
+    It answers with the likelier of yes and no (``constrain=tokens``: yes when P(yes) >= 0.5). Free
+    text from random weights is the same word whatever the video and question (it said "no" to
+    everything, so every demo score was 0), while P(yes) moves a little around 0.5 with both, so the
+    demo's answers and scores spread out as a real judge's do. They still say nothing about any video.
     """
 
     def __init__(self, *, seed: int = 0, num_frames: int = 4, max_pixels: int | None = 64 * 64,
-                 template: str = "yes_no", show_prompt: bool = False, max_new_tokens: int = 4):
+                 template: str = "yes_no", show_prompt: bool = False, max_new_tokens: int = 4,
+                 constrain: Literal["none", "tokens"] = "tokens"):
         super().__init__(model="tiny-qwen-vl", device="cpu", dtype="float32", num_frames=num_frames,
                          max_pixels=max_pixels, template=template, show_prompt=show_prompt,
-                         max_new_tokens=max_new_tokens)
+                         max_new_tokens=max_new_tokens, constrain=constrain)
         self.seed = seed
 
     def signature(self) -> dict[str, Any]:

@@ -104,6 +104,7 @@ class OfflineVLLM:
         prompt = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         f = video.frames
         if "image_url" in kinds:
+            assert f is not None  # checked above
             from PIL import Image
 
             # one image per image_url part, in order: the parts are the sampled frames (raw, not the JPEGs)
@@ -112,6 +113,7 @@ class OfflineVLLM:
                 raise ValueError(f"offline engine: {n} image parts for {len(f.images)} frames")
             return {"prompt": prompt, "multi_modal_data": {"image": [Image.fromarray(im) for im in f.images]}}
         if "video_url" in kinds:
+            assert f is not None  # checked above
             metadata = {"fps": f.fps, "total_num_frames": f.total_frames, "frames_indices": list(f.indices),
                         "duration": f.duration, "video_backend": "vrbench-decord", "do_sample_frames": False}
             return {"prompt": prompt, "multi_modal_data": {"video": [(f.images, metadata)]},

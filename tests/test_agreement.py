@@ -43,6 +43,7 @@ def brute_tau_b(x, y):
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=12))
+@pytest.mark.slow
 def test_tau_b_matches_its_definition(pairs):
     x, y = [p[0] for p in pairs], [p[1] for p in pairs]
     expected = brute_tau_b(x, y)
@@ -96,7 +97,7 @@ def test_case_bootstrap_is_reproducible_and_brackets_the_estimate():
 def test_model_bootstrap():
     r = tau_with_model_bootstrap({"a": 1, "b": 2, "c": 3, "d": 4}, {"a": 10, "b": 30, "c": 20, "d": 40}, samples=300, seed=0)
     assert r.tau_b == pytest.approx(brute_tau_b([1, 2, 3, 4], [10, 30, 20, 40]))
-    assert r.bootstrap_unit == "model" and r.ci[0] <= r.ci[1]
+    assert r.bootstrap_unit == "run" and r.ci[0] <= r.ci[1]
     assert tau_with_model_bootstrap({"a": 1}, {"a": 2}).tau_b is None  # one model: no ranking to compare
 
 
@@ -124,7 +125,7 @@ def judge_rows(run, judge="judge-a"):
 
 def test_agreement_cli_question_level(runs, tmp_path, capsys):
     # humans agree with judge-a except on every 4th labelled question of each model
-    rows, pairs = [["model", "case", "question", "answer"]], []
+    rows, pairs = [["run", "case", "question", "answer"]], []
     for run in runs:
         labelled = [r for r in judge_rows(run) if r["case"] in ("DRF-01", "ETV-02", "CCR-03", "BBR-04", "CAC-05")]
         for i, r in enumerate(labelled):
@@ -149,10 +150,12 @@ def test_agreement_cli_question_level(runs, tmp_path, capsys):
 
 
 def test_agreement_cli_model_level(runs, tmp_path, capsys):
-    human = write_csv(tmp_path / "human.csv", [["model", "score"], ["alpha", 9], ["beta", 3], ["gamma", 5]])
+    human = write_csv(tmp_path / "human.csv", [["model", "score"], ["alpha", 9], ["beta", 3], ["gamma", 5]])  # `model`: the older name of `run`
     assert main(["agreement", *map(str, runs), "--human", str(human), "--bootstrap", "100", "--json", str(tmp_path / "a.json")]) == 0
     a = json.loads((tmp_path / "a.json").read_text())["human"][0]
-    judge = {m["model"]: m["a"] for m in a["ranking"]["models"]}
+    assert a["kind"] == "run" and a["ranking"]["bootstrap_unit"] == "run"
+    judge = {m["run"]: m["a"] for m in a["ranking"]["models"]}
+    assert {m["run"]: m["model"] for m in a["ranking"]["models"]} == {"alpha": "alpha", "beta": "beta", "gamma": "gamma"}
     overall = {r.name: json.loads((r / "scores" / "judge-a.json").read_text())["overall"]["score"] for r in runs}
     assert judge == pytest.approx(overall)
     assert a["ranking"]["tau_b"] == pytest.approx(brute_tau_b([overall[m] for m in "alpha beta gamma".split()], [9, 3, 5]))
@@ -165,10 +168,13 @@ def cli(*args):
 @pytest.mark.parametrize(
     "rows,message",
     [
-        ([["who", "what"], ["a", "b"]], ":1: header: expected columns model,case,question,answer[,seed] or model,score"),
-        ([["model", "score"], ["alpha", "high"]], ":2: score: expected a number, got 'high'"),
-        ([["model", "score"], ["alpha", "1"], ["alpha", "2"]], ":3: duplicate score for model 'alpha' (first at line 2)"),
-        ([["model", "score"], ["delta", "1"]], ":2: model: no run for model 'delta' (runs: alpha, beta, gamma)"),
+        ([["who", "what"], ["a", "b"]], ":1: header: expected columns run,case,question,answer[,seed] or run,score (the run's label"),
+        ([["case", "question", "answer"], ["DRF-01", "Q1", "yes"]], ":1: header: expected columns run,case,question,answer[,seed]"),
+        ([["run", "score"], ["alpha", "high"]], ":2: score: expected a number, got 'high'"),
+        ([["run", "score"], ["alpha", "1"], ["alpha", "2"]], ":3: duplicate score for run 'alpha' (first at line 2)"),
+        ([["run", "score"], ["delta", "1"]], ":2: run: no run labelled 'delta' (runs: alpha, beta, gamma)"),
+        ([["model", "score"], ["delta", "1"]], ":2: model: no run labelled 'delta' (runs: alpha, beta, gamma)"),
+        ([["run", "score"], ["", "1"]], ":2: run: expected the label of a run"),
         ([["model", "case", "question", "answer"], ["alpha", "DRF-01", "Q1", "maybe"]], ":2: answer: expected yes or no, got 'maybe'"),
         ([["model", "case", "question", "answer"], ["alpha", "ZZZ-01", "Q1", "yes"]], ":2: case: unknown case 'ZZZ-01'"),
         ([["model", "case", "question", "answer"], ["alpha", "DRF-01", "Q9", "yes"]], ":2: question: case DRF-01 has no question 'Q9'"),
@@ -190,14 +196,29 @@ def test_nothing_to_compare_is_an_error(tmp_path):
     assert proc.returncode == 2 and "nothing to compare: pass --human FILE" in proc.stderr
 
 
+@pytest.mark.slow
 def test_labels_without_seed_must_be_unambiguous(tmp_path):
     from vrbench.files import append_jsonl
 
     run = make_run(tmp_path / "two-seeds", "m", video_cases=())
     append_jsonl(run / "judgments" / "judge-a.jsonl", [{"case": "DRF-01", "seed": 1, "question": f"Q{i}", "answer": "yes"} for i in range(1, 9)])
     assert main(["score", str(run), "--judge", "judge-a", "--bootstrap", "10"]) == 0  # the report stage only reads scores
-    path = write_csv(tmp_path / "human.csv", [["model", "case", "question", "answer"], ["m", "DRF-01", "Q1", "yes"]])
+    path = write_csv(tmp_path / "human.csv", [["run", "case", "question", "answer"], ["two-seeds", "DRF-01", "Q1", "yes"]])
     proc = cli("agreement", str(run), "--human", str(path), "--bootstrap", "10")
     assert proc.returncode == 2 and proc.stderr.startswith(f"vrbench: error: {path}:2: seed: run {run} has seeds 0, 1 for DRF-01; add a seed column")
-    with_seed = write_csv(tmp_path / "human2.csv", [["model", "case", "question", "answer", "seed"], ["m", "DRF-01", "Q1", "yes", "1"]])
+    with_seed = write_csv(tmp_path / "human2.csv", [["run", "case", "question", "answer", "seed"], ["two-seeds", "DRF-01", "Q1", "yes", "1"]])
     assert main(["agreement", str(run), "--human", str(with_seed), "--bootstrap", "10"]) == 0
+
+
+def test_two_runs_of_one_model_are_ranked_apart(tmp_path):
+    """Runs are named by label: two runs of one model (other settings) are two entries in every ranking."""
+    runs = [make_run(tmp_path / "wan-a", "wan2.1-t2v-14b", p_yes=0.85, judges=("judge-a", "judge-b"), video_cases=()),
+            make_run(tmp_path / "other", "wan2.1-t2v-14b", p_yes=0.5, judges=("judge-a", "judge-b"), seed=1, video_cases=(), label="wan-b"),
+            make_run(tmp_path / "cog", "cogvideox-5b", p_yes=0.2, judges=("judge-a", "judge-b"), seed=2, video_cases=())]
+    human = write_csv(tmp_path / "human.csv", [["run", "score"], ["wan-a", 3], ["wan-b", 2], ["cog", 1]])
+    assert main(["agreement", *map(str, runs), "--human", str(human), "--bootstrap", "20", "--json", str(tmp_path / "a.json")]) == 0
+    result = json.loads((tmp_path / "a.json").read_text())
+    for ranking in [h["ranking"] for h in result["human"]] + [result["judges"][0]["ranking"]]:
+        assert ranking["n_models"] == 3
+        assert {m["run"]: m["model"] for m in ranking["models"]} == {"wan-a": "wan2.1-t2v-14b", "wan-b": "wan2.1-t2v-14b", "cog": "cogvideox-5b"}
+    assert result["human"][0]["ranking"]["tau_b"] == pytest.approx(1.0)

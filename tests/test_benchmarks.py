@@ -13,6 +13,8 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+pytestmark = pytest.mark.slow  # every test here takes seconds (processes, browsers, models)
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 

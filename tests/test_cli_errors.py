@@ -19,6 +19,7 @@ def test_a_usage_mistake_is_one_line(argv, message, capsys):
     assert err.rstrip().endswith("--help`)")
 
 
+@pytest.mark.slow
 def test_generate_exits_3_when_some_videos_failed(tmp_path):
     """Batch jobs can tell 'some (case, seed) failed' (3) from success (0) and from a usage error (2); each
     failure is reported once (a subprocess, so the decoders' own C-level stderr lines would show too)."""

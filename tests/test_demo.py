@@ -11,6 +11,7 @@ from vrbench.cli import main
 pytest.importorskip("diffusers")
 
 
+@pytest.mark.slow
 def test_demo(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--no-progress", "--bootstrap", "50"]) == 0
@@ -20,3 +21,10 @@ def test_demo(tmp_path, capsys):
     assert scores["overall"]["n_cases"] == 8  # one case per dimension: every score is defined
     assert scores["overall"]["score"] is not None
     assert (out / "report" / "index.html").is_file()
+    # random weights, but not a judge that says "no" to everything: the demo shows answers and scores spread out
+    rows = [json.loads(line) for line in (out / "judgments" / "tiny-qwen-vl.jsonl").read_text().splitlines()]
+    answers = [r["answer"] for r in rows]
+    assert len(rows) == 64 and answers.count("yes") >= 8 and answers.count("no") >= 8, answers
+    assert all((r["answer"] == "yes") == (r["p_yes"] >= 0.5) for r in rows)  # the answer is the likelier one
+    by_dimension = {code: d["score"] for code, d in scores["dimensions"].items()}
+    assert len(by_dimension) == 8 and len(set(by_dimension.values())) > 1 and scores["overall"]["score"] > 0, by_dimension

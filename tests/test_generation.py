@@ -229,6 +229,7 @@ def video_folder(tmp_path):
     return folder, cases
 
 
+@pytest.mark.slow
 def test_two_ranks_share_one_run_without_collisions(tmp_path, video_folder):
     """Two processes as torchrun starts them (RANK / WORLD_SIZE, plain env vars) write one run directory."""
     folder, cases = video_folder
@@ -249,6 +250,7 @@ def test_two_ranks_share_one_run_without_collisions(tmp_path, video_folder):
     assert out.returncode == 0 and "0 made, 12 already done" in out.stdout, out.stderr
 
 
+@pytest.mark.slow
 def test_killed_process_resumes_without_loss_or_duplicates(tmp_path, video_folder):
     """SIGKILL a real `vrbench generate` mid-run, rerun it, and compare with an uninterrupted run."""
     folder, cases = video_folder
@@ -303,3 +305,67 @@ def test_prepare_gets_every_pending_request_once_before_the_weights_load(tmp_pat
     events.clear()
     generate_run(tmp_path / "run", "fake", cases=CASES, seeds=2, generator=Recording(), progress=False)
     assert events == []  # nothing pending: neither prepare nor load
+
+
+@pytest.mark.slow
+def test_exactly_one_process_judges_when_ranks_finish_together(tmp_path, monkeypatch):
+    """Two rank processes write their last rows, then both look: only the one whose row is the file's last judges
+    and scores (before, both saw a complete run and both judged, printing the score table twice)."""
+    import multiprocessing
+
+    import vrbench.stages.generate as stage
+
+    ctx = multiprocessing.get_context("fork")  # the children inherit the patched stage below
+    barrier, results = ctx.Barrier(2, timeout=60), ctx.Queue()
+    real_batch = stage._generate_batch
+
+    def batch_then_wait(*args, **kwargs):
+        real_batch(*args, **kwargs)
+        barrier.wait()  # both ranks have written their rows before either decides
+
+    monkeypatch.setattr(stage, "_generate_batch", batch_then_wait)
+
+    def rank(i: int) -> None:
+        s = generate_run(tmp_path / "run", "fake", cases=CASES[:2], generator=FakeGenerator(), shard=Shard(i, 2), progress=False)
+        results.put((i, s.complete, s.judge_here))
+
+    procs = [ctx.Process(target=rank, args=(i,)) for i in range(2)]
+    for proc in procs:
+        proc.start()
+    got = {i: (complete, judge) for i, complete, judge in (results.get(timeout=120) for _ in procs)}
+    for proc in procs:
+        proc.join(60)
+    assert all(complete for complete, _ in got.values())
+    assert sum(judge for _, judge in got.values()) == 1
+    last = rows(tmp_path / "run")[-1]
+    assert got[CASES[:2].index(last["case"])][1]  # rank i made CASES[i]; the one with the last row judges
+
+
+def test_one_process_judges_a_sharded_run_and_its_reruns(tmp_path):
+    first = generate_run(tmp_path / "run", "fake", cases=CASES, generator=FakeGenerator(), shard=Shard(1, 2), progress=False)
+    assert not first.complete and not first.judge_here  # shard 0 has not run yet
+    second = generate_run(tmp_path / "run", "fake", cases=CASES, generator=FakeGenerator(), shard=Shard(0, 2), progress=False)
+    assert second.complete and second.judge_here  # it completed the run
+    # a rerun of the finished run writes nothing: shard 0 (alone) judges, so a crash during judging is resumed
+    again = [generate_run(tmp_path / "run", "fake", cases=CASES, generator=FakeGenerator(), shard=Shard(i, 2), progress=False)
+             for i in range(2)]
+    assert [s.judge_here for s in again] == [True, False]
+
+
+def test_the_judging_process_rule():
+    from vrbench.stages.generate import is_judging_process
+
+    decide = lambda **kw: is_judging_process(**{"complete": True, "size_now": 100, "my_last_row_end": None,
+                                                "size_at_start": 100, "shard_index": 0, **kw})
+    assert not decide(complete=False)
+    assert decide(my_last_row_end=100, shard_index=1)  # wrote the last row
+    assert not decide(my_last_row_end=60)  # another rank wrote after us
+    assert decide() and not decide(shard_index=1)  # nobody wrote: shard 0
+    assert not decide(size_at_start=60)  # nobody in this process wrote, but another did while we ran
+
+
+def test_label_is_stored_and_checked(tmp_path):
+    generate_run(tmp_path / "run", "fake", cases=CASES[:1], generator=FakeGenerator(), progress=False, label="fake, 2 steps")
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["label"] == "fake, 2 steps"
+    with pytest.raises(VRBenchError, match="--label: expected a non-empty name"):
+        generate_run(tmp_path / "run", "fake", cases=CASES[:1], generator=FakeGenerator(), progress=False, label=" ")

@@ -46,6 +46,7 @@ def test_wan21_flow_shift_follows_the_resolution():
     assert get_generator("wan2.2-t2v-a14b")(height=720, width=1280).signature()["flow_shift"] == 12.0
 
 
+@pytest.mark.slow
 def test_cogvideox_5b_static_guidance_by_default_and_dpm_with_dynamic_cfg(saved_pipelines, monkeypatch):
     """Dynamic CFG is made for the DPM scheduler: off by default (the model card's static 6); on, it brings DPM."""
     from vrbench.generators.tiny import TINY_MAX_SEQUENCE_LENGTH
@@ -102,6 +103,7 @@ def test_unloadable_weights_are_one_line_error(tmp_path):
         ("tiny-cogvideox", {"layout": "5b"}, (9, 48, 64, 3)),
     ],
 )
+@pytest.mark.slow
 def test_tiny_families_generate_frames(name, options, shape):
     gen = get_generator(name)(device="cpu", batch_size=2, **options)
     gen.load()

@@ -10,7 +10,7 @@ from openai_stub_server import StubServer, last_text, question_of
 
 from vrbench.cli import main
 from vrbench.errors import VRBenchError
-from vrbench.judge import get_judge
+from vrbench.judge import Judge, Reply, get_judge
 from vrbench.stages.judge import judge_run
 from vrbench.stages.score import score_run
 
@@ -43,6 +43,7 @@ def keys(rows):
     return [(r["case"], r["seed"], r["question"]) for r in rows]
 
 
+@pytest.mark.slow
 def test_faults_lose_nothing_and_duplicate_nothing(run):
     faults = ["429", "500", "drop", "garbage", "unreadable", "stall", "503"]
     with StubServer(latency=0.01, faults=faults, retry_after="0.4", stall=3.0) as server:
@@ -81,6 +82,7 @@ def test_faults_lose_nothing_and_duplicate_nothing(run):
     assert result["overall"]["n_answers"] == 32
 
 
+@pytest.mark.slow
 def test_persistent_failures_are_recorded_then_retried(run):
     with StubServer(faults=["ok"] + ["500"] * 6) as server:  # the first answered, then 3 questions x (1 try + 1 retry)
         options = {**FAST, "max_retries": 1}
@@ -99,9 +101,8 @@ def test_persistent_failures_are_recorded_then_retried(run):
 
 
 def test_bad_key_stops_the_run_with_one_line(run):
-    with StubServer(faults=["401"] * 50) as server:
-        with pytest.raises(VRBenchError, match="model stub-vlm: HTTP 401 invalid_api_key: Incorrect API key"):
-            judge_run(run.root, "openai-compatible", options=FAST, judge_url=server.url, progress=False)
+    with StubServer(faults=["401"] * 50) as server, pytest.raises(VRBenchError, match="model stub-vlm: HTTP 401 invalid_api_key: Incorrect API key"):
+        judge_run(run.root, "openai-compatible", options=FAST, judge_url=server.url, progress=False)
     assert not run.judgments_file("openai-compatible").exists()
 
 
@@ -311,6 +312,7 @@ def test_a_cached_run_needs_no_server(run):
     assert summary["cache_hits"] == 32 and summary["requests"] == 0 and not summary["loaded"]
 
 
+@pytest.mark.slow
 def test_answers_survive_kill_9(run, tmp_path):
     """Answers the server delivered are on disk at once: after kill -9 none of them is asked again."""
     import os
@@ -361,6 +363,7 @@ def test_a_run_cannot_make_the_judge_send_other_files(run, video):
         assert "secret" not in sent and len(server.bodies) == 2 * 8  # only ETV-07's questions went out
 
 
+@pytest.mark.slow
 def test_two_judges_on_one_run_write_each_row_once(run, tmp_path):
     import os
 
@@ -408,3 +411,97 @@ def test_the_prompt_is_part_of_the_key_when_the_judge_sees_it():
 
     sig = {"judge": "x", "show_prompt": True}
     assert cache_key("v", "q", sig, "p1") != cache_key("v", "q", sig, "p2") != cache_key("v", "q", sig)
+
+
+# -- the signature: every option, unless the judge says it cannot change an answer ---------------------------
+
+class _Says(Judge):
+    """Answers whatever its option says (a stand-in for any option that changes answers)."""
+
+    needs_frames = False
+    options_not_in_signature = frozenset({"pause"})
+
+    def __init__(self, *, answer: str = "yes", pause: float = 0.0, api_key: str | None = None, tags: tuple[str, ...] = ()):
+        super().__init__()
+        self.answer, self.pause = answer, pause
+
+    async def ask(self, video, question, *, prompt=None, strict=False):
+        return Reply(self.answer)
+
+
+@pytest.fixture
+def says(monkeypatch):
+    from vrbench.judge import JUDGES
+
+    JUDGES.names()  # the built-ins first, so none of them replaces the stand-in
+    monkeypatch.setitem(JUDGES._classes, "says", _Says)
+    monkeypatch.setattr(_Says, "registry_name", "says", raising=False)
+    return "says"
+
+
+def test_an_option_left_out_of_signature_cannot_return_stale_answers(tmp_path, says):
+    """The judge above writes no signature() of its own: every option is in it all the same, so the cached
+    "yes" is not the answer to a run with answer=no (it was, when options had to be listed by hand)."""
+    first = make_run(tmp_path / "first", ["DRF-01"])
+    judge_run(first.root, says, options={"answer": "yes"}, progress=False)
+    assert {r["answer"] for r in read_rows(first.judgments_file(says))} == {"yes"}
+    second = make_run(tmp_path / "second", ["DRF-01"])  # the same video bytes: only the option differs
+    summary = judge_run(second.root, says, options={"answer": "no"}, progress=False)
+    assert summary["cache_hits"] == 0 and {r["answer"] for r in read_rows(second.judgments_file(says))} == {"no"}
+    sig = json.loads(second.run_file.read_text())["judges"][says]
+    assert sig["answer"] == "no" and sig["tags"] == []
+
+
+def test_options_that_change_no_answer_and_secrets_stay_out(tmp_path, says):
+    first = make_run(tmp_path / "first", ["DRF-01"])
+    judge_run(first.root, says, options={"pause": 0.0}, progress=False)
+    second = make_run(tmp_path / "second", ["DRF-01"])
+    summary = judge_run(second.root, says, options={"pause": 5.0, "api_key": "sk-in-an-option"}, progress=False)
+    assert summary["cache_hits"] == 8  # a declared non-answer option (and a secret) change no key
+    sig = json.loads(second.run_file.read_text())["judges"][says]
+    assert "pause" not in sig and "api_key" not in sig
+    assert "sk-in-an-option" not in second.run_file.read_text() + second.judgments_file(says).read_text()
+
+
+def _another(value, kind):
+    """A value of ``kind`` other than ``value``."""
+    import typing
+
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) is typing.Literal:
+        return next(a for a in args if a != value)
+    if args and typing.get_origin(args[0]) is typing.Literal:
+        return next(a for a in typing.get_args(args[0]) if a != value)
+    base = args[0] if args else kind
+    if base is bool:
+        return not value
+    if base in (int, float):
+        return (value or 0) + 1
+    return (value or "") + "-other"
+
+
+#: values that really are other settings, where the generic other value is not (gpt sends at most 20 top
+#: logprobs; qwen3-vl's max_tokens defaults to 1; a dtype or device must exist)
+_OTHER = {("gpt", "logprobs"): False, ("gpt", "top_logprobs"): 5, ("qwen3-vl", "frames_as"): "video",
+          ("qwen3-vl", "constrain"): "choice", ("qwen3-vl", "thinking"): True, ("qwen3-vl", "max_tokens"): 16,
+          ("transformers", "dtype"): "float16", ("transformers", "device"): "cuda"}
+
+
+@pytest.mark.parametrize("name", ["openai-compatible", "gpt", "qwen3-vl", "transformers", "tiny-qwen-vl"])
+def test_every_builtin_option_is_in_the_signature_or_declared_harmless(name, monkeypatch):
+    from vrbench.options import option_defaults, option_types
+
+    cls = get_judge(name)
+    types, defaults = option_types(cls), option_defaults(cls)
+    assert cls.options_not_in_signature <= set(types), "declares an option it does not have"
+    base = {"model": "m", "url": "http://x/v1"} if "url" in types else {"model": "m"} if name == "transformers" else {}
+    reference = cls(**base).signature()
+    for option, kind in types.items():
+        if option == "template":  # another template needs another file; its hash is in the signature
+            continue
+        value = _OTHER.get((name, option), _another(base.get(option, defaults[option]), kind))
+        changed = cls(**{**base, option: value}).signature()
+        if option in cls.options_not_in_signature or (name == "qwen3-vl" and option == "dtype"):
+            assert changed == reference, option  # qwen3-vl's dtype: the offline engine's, not a server's
+        else:
+            assert changed != reference, f"{name}: {option}={value!r} leaves the signature as it was"

@@ -33,23 +33,48 @@ def test_tiny_qwen_vl_judges_a_run(tmp_path):
     assert [(r["answer"], r["p_yes"]) for r in again] == [(r["answer"], r["p_yes"]) for r in rows]
 
 
-def test_transformers_judge_first_step_p_yes(tmp_path):
-    """P(yes) is the softmax over yes-token vs no-token logits of the first step, as the answer text starts."""
+@pytest.mark.parametrize("constrain", ["none", "tokens"])
+def test_transformers_judge_first_step_p_yes(tmp_path, constrain):
+    """P(yes) is the softmax over yes-token vs no-token logits of the first step, as the answer text starts
+    (free greedy text with constrain=none; the likelier of yes and no with constrain=tokens)."""
     import asyncio
-
-    import torch
 
     from vrbench.video import sha256_file
 
     run = make_run(tmp_path / "run", ["DRF-01"])
-    judge = get_judge("tiny-qwen-vl")(num_frames=2)
+    judge = get_judge("tiny-qwen-vl")(num_frames=2, constrain=constrain)
     judge.load()
     video = judge.prepare(run.video_path("DRF-01", 0), sha256_file(run.video_path("DRF-01", 0)))
     assert video.frames.images.shape[0] == 2 and len(video.timestamps) == 2
-    # rig the output layer so that "Yes" wins the first step: the reply must start with it and P(yes) be high
-    with torch.no_grad():
-        head = judge.model.lm_head.weight
-        head.zero_()
-        head[judge.yes_ids[0]] = 1.0
-    reply = asyncio.run(judge.ask(video, "Is the square red?"))
-    assert reply.text.lower().startswith("yes") and reply.p_yes > 0.5
+
+    def rig(winner):  # the output layer gives ``winner`` a logit far above every other token's
+        def hook(module, inputs, output):
+            output = output.clone()
+            output[..., winner] += 50.0
+            return output
+        return judge.model.lm_head.register_forward_hook(hook)
+
+    for winner, word, high in ((judge.yes_ids[0], "yes", True), (judge.no_ids[0], "no", False)):
+        handle = rig(winner)
+        try:
+            reply = asyncio.run(judge.ask(video, "Is the square red?"))
+        finally:
+            handle.remove()
+        assert reply.text.lower().startswith(word) and (reply.p_yes > 0.99 if high else reply.p_yes < 0.01)
+
+
+def test_the_tiny_judge_reads_the_question(tmp_path):
+    """The tiny judge's tokenizer splits the prompt into words: another question gives another P(yes)
+    (a tokenizer that made the whole prompt one unknown token gave one P(yes) per video)."""
+    import asyncio
+
+    from vrbench.video import sha256_file
+
+    run = make_run(tmp_path / "run", ["DRF-01"])
+    judge = get_judge("tiny-qwen-vl")()
+    judge.load()
+    assert judge.processor.tokenizer.tokenize("Is the video red?") == ["[UNK]", " ", "the", " ", "video", " ", "[UNK]", "?"]
+    video = judge.prepare(run.video_path("DRF-01", 0), sha256_file(run.video_path("DRF-01", 0)))
+    p = {asyncio.run(judge.ask(video, q)).p_yes for q in ("Is the square red?", "Does the ball bounce off the wall?",
+                                                             "Is there a person in the video?")}
+    assert len(p) == 3

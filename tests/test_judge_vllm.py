@@ -23,6 +23,8 @@ from judge_helpers import make_run, read_rows
 from vrbench.runstore import RunDir
 from vrbench.stages.judge import judge_run
 
+pytestmark = pytest.mark.slow  # every test here takes seconds (processes, browsers, models)
+
 CASES = ["DRF-01", "ETV-01", "MMC-01", "CAR-01", "CCR-01", "PCR-01", "BBR-01", "CAC-01"]  # 8 videos x 8 questions
 SUCCESS = "vllm:request_success_total"
 HITS, QUERIES = "vllm:prefix_cache_hits_total", "vllm:prefix_cache_queries_total"

@@ -119,6 +119,7 @@ def test_a_heterogeneous_pair_is_refused_unless_allowed(tiny_pair):
     assert "vae.z_dim" in allowed.with_denoisers(omnivideo_denoiser(omni_pipe, ContextStore(ctx, checkpoint="x")), other).latent_differences
 
 
+@pytest.mark.slow
 def test_cogvideox_bridge_end_to_end():
     from diffusers import CogVideoXPipeline
 

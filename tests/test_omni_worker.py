@@ -20,6 +20,8 @@ from fake_omni_upstream import WIDTH, write_fake_upstream
 from vrbench.errors import VRBenchError
 from vrbench.generators.omnivideo import CONTEXT_LEN, ContextStore, build_contexts, checkpoint_fingerprint, pad_context, physical_gpu, worker_env
 
+pytestmark = pytest.mark.slow  # every test here takes seconds (processes, browsers, models)
+
 PROMPTS = ["Generate a video about: a ball rolls off a table", "Generate a video about: ice melts in the sun"]
 
 

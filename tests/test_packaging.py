@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # every test here takes seconds (processes, browsers, models)
+
 SOURCES = ["pyproject.toml", "README.md", "vrbench", "generators", "judges", "prompts", "reports"]
 
 

@@ -149,3 +149,130 @@ def test_the_checkout_runs_as_the_whole_package():
     assert Path(done.stdout.strip()).parent.resolve() == (repo / "generators").resolve()
     done = subprocess.run([sys.executable, "-m", "vrbench", "list", "judges"], cwd=repo, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "qwen3-vl" in done.stdout, done.stderr
+
+
+def test_create_hands_each_instance_to_the_registry_check():
+    seen = []
+    reg = Registry("generator", "vrbench.test-generators", check=lambda instance, name: seen.append((type(instance), name)))
+
+    @reg.register("checked")
+    class Checked:
+        pass
+
+    reg.create("checked")
+    assert seen == [(Checked, "checked")]
+
+
+# -- what a judge author must do, enforced by JUDGES.create: super().__init__(), async def ask -----------------
+
+def _judge_classes():
+    from vrbench.judge import Judge, Reply
+
+    class NoSuper(Judge):
+        def __init__(self, *, answer: str = "yes"):
+            self.answer = answer  # forgot super().__init__()
+
+        async def ask(self, video, question, *, prompt=None, strict=False):
+            return Reply(self.answer)
+
+    class BlockingAsk(Judge):
+        def ask(self, video, question, *, prompt=None, strict=False):  # not async
+            return Reply("yes")
+
+    class NoAsk(Judge):
+        pass
+
+    class Fine(Judge):
+        async def ask(self, video, question, *, prompt=None, strict=False):
+            return Reply("yes")
+
+    return {"no-super": NoSuper, "blocking-ask": BlockingAsk, "no-ask": NoAsk, "fine": Fine}
+
+
+class _DuckJudge:
+    """A plugin judge that does not subclass Judge: it brings every member the judge stage uses itself."""
+
+    max_concurrency = None
+    show_prompt = False
+
+    def __init__(self, answer: str = "no"):
+        self.answer = answer
+
+    def check(self):
+        pass
+
+    def load(self):
+        pass
+
+    def endpoint(self):
+        return "duck"
+
+    def server_info(self):
+        return {}
+
+    def signature(self):
+        return {"judge": "duck", "answer": self.answer}
+
+    def prepare(self, path, sha256):
+        from vrbench.judge_messages import VideoInput
+
+        return VideoInput(path, sha256)
+
+    async def ask(self, video, question, *, prompt=None, strict=False):
+        from vrbench.judge import Reply
+
+        return Reply(self.answer)
+
+    async def aclose(self):
+        pass
+
+
+@pytest.fixture
+def judges(monkeypatch):
+    from vrbench.judge import JUDGES
+
+    JUDGES.names()  # the built-ins are loaded first
+    classes = {**_judge_classes(), "duck": _DuckJudge}
+    for name, cls in classes.items():
+        monkeypatch.setitem(JUDGES._classes, name, cls)
+        monkeypatch.setattr(cls, "registry_name", name, raising=False)
+    return JUDGES
+
+
+@pytest.mark.parametrize("name,message", [
+    ("no-super", r"^judge 'no-super' \(.*NoSuper\): its __init__ must call super\(\).__init__\(\)"),
+    ("blocking-ask", r"^judge 'blocking-ask' \(.*BlockingAsk\): ask must be a coroutine \(`async def ask\(...\)`\)"),
+    ("no-ask", r"^judge 'no-ask' \(.*NoAsk\): it does not define ask\(\)"),
+])
+def test_a_judge_that_breaks_the_rules_is_one_line(judges, name, message):
+    with pytest.raises(VRBenchError, match=message) as err:
+        judges.create(name)
+    assert "\n" not in str(err.value)
+
+
+def test_the_rules_are_checked_before_the_judge_stage_touches_a_run(judges, tmp_path):
+    from judge_helpers import make_run
+
+    from vrbench.stages.judge import judge_run
+
+    run = make_run(tmp_path / "run", ["DRF-01"])
+    before = run.run_file.read_text()
+    with pytest.raises(VRBenchError, match="super"):
+        judge_run(run.root, "no-super", progress=False)
+    assert run.run_file.read_text() == before and not run.judgments_file("no-super").exists()
+    assert isinstance(judges.create("fine"), judges.get("fine"))
+
+
+def test_a_plugin_judge_need_not_subclass_judge(judges, tmp_path, monkeypatch):
+    from judge_helpers import make_run, read_rows
+
+    from vrbench.stages.judge import judge_run
+
+    monkeypatch.setenv("VRBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    run = make_run(tmp_path / "run", ["DRF-01"])
+    summary = judge_run(run.root, "duck", options={"answer": "no"}, progress=False)
+    assert summary["no"] == 8 and {r["answer"] for r in read_rows(run.judgments_file("duck"))} == {"no"}
+
+    monkeypatch.delattr(_DuckJudge, "show_prompt")
+    with pytest.raises(VRBenchError, match=r"^judge 'duck' \(.*_DuckJudge\): has no show_prompt, which the judge stage uses"):
+        judges.create("duck")

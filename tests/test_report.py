@@ -23,12 +23,16 @@ XSS = '<script>alert("x")</script>'
 def make_run(
     root: Path, model: str, p_yes: float = 0.7, judges: tuple[str, ...] = ("judge-a",), seed: int = 0,
     video_cases: tuple[str, ...] = ("DRF-01", "ETV-01"), raw: str = "Yes.", score: bool = True,
-    skip_dimensions: tuple[str, ...] = (),
+    skip_dimensions: tuple[str, ...] = (), label: str | None = None,
 ) -> Path:
     """A run directory with synthetic judgments for every case (but those of ``skip_dimensions``), tiny real videos
-    for a few, scored with `vrbench score` unless ``score`` is False (the report only reads scores)."""
+    for a few, scored with `vrbench score` unless ``score`` is False (the report only reads scores). ``label`` goes
+    into run.json (as `vrbench generate --label` puts it); without one the run is named by its folder."""
     suite = load_suite()
-    atomic_write_json(root / "run.json", {"vrbench_version": "test", "generator": {"name": model}, "suite": suite.info(), "seeds": [0]})
+    manifest = {"vrbench_version": "test", "generator": {"name": model}, "suite": suite.info(), "seeds": [0]}
+    if label is not None:
+        manifest["label"] = label
+    atomic_write_json(root / "run.json", manifest)
     rng = np.random.default_rng(seed)
     for j, judge in enumerate(judges):
         rows = []
@@ -55,10 +59,10 @@ def make_run(
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """Two runs (one with a hostile model name and judge text), VBench CSV, model-level human labels."""
+    """Two runs labelled in run.json (one with a hostile label, model name and judge text), VBench CSV, run-level human labels."""
     tmp = tmp_path_factory.mktemp("report")
-    good = make_run(tmp / "runs" / "good", "good-model", p_yes=0.8)
-    evil = make_run(tmp / "runs" / "evil", f"../evil {XSS}", p_yes=0.5, seed=1, raw=f"Yes {XSS}")
+    good = make_run(tmp / "runs" / "good", "good-generator", p_yes=0.8, label="good-model")
+    evil = make_run(tmp / "runs" / "evil", f"evil-generator {XSS}", p_yes=0.5, seed=1, raw=f"Yes {XSS}", label=f"../evil {XSS}")
     (tmp / "vbench.csv").write_text(
         "model,subject_consistency,background_consistency,temporal_flickering,motion_smoothness,dynamic_degree,"
         "aesthetic_quality,imaging_quality,object_class,multiple_objects,human_action,color,spatial_relationship,scene,"
@@ -78,7 +82,7 @@ def test_site_layout(site):
     index = (site / "index.html").read_text()
     assert (site / "static" / "report.js").is_file() and (site / "static" / "report.css").is_file()
     models = sorted(p.name for p in (site / "models").iterdir())
-    assert models == ["evil_script_alert_x_script", "good-model"]  # sanitised: no '..', '/', '<' or spaces
+    assert models == ["evil_script_alert_x_script", "good-model"]  # named by label, sanitised: no '..', '/', '<' or spaces
     for slug in models:
         pages = list((site / "models" / slug).glob("*.html"))
         assert len(pages) == 208 + 1  # a drill-down per case + the model page
@@ -86,6 +90,8 @@ def test_site_layout(site):
     for header in ["Overall", "HL-Phys", "HL-Comm", "Emb-Phys", "DRF", "ETV", "MMC", "CAR", "CCR", "PCR", "BBR", "CAC",
                    "Invalid", "Judge", "VBench Total", "VBench Quality", "VBench Semantic"]:
         assert f">{header}</th>" in index, header
+    assert leaderboard_models(site / "index.html") == ["good-model", f"../evil {XSS}".replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;")]
+    assert '<td class="model">good-generator</td>' in index  # the model name beside the label
     assert ">86.22<" in index and ">86.66<" in index and ">84.44<" in index  # Wan2.1: published 86.22, 86.67, 84.44 (rounded inputs)
     assert re.search(r'class="ci">\[\d+\.\d\d, \d+\.\d\d\]', index)
     assert index.count("<svg") == 9  # overall + 8 dimensions
@@ -110,6 +116,7 @@ def test_case_page_shows_everything(site):
     assert not src.startswith(("/", "file:"))  # relative link
     assert (site / "models" / "good-model" / src).resolve() == (site.parent / "runs" / "good" / "videos" / "DRF-01-s0.mp4").resolve()
     assert "seconds: 1.5" in html
+    assert "run good-model · model good-generator" in html
     # a case without a video says so
     assert "No video file at" in (site / "models" / "good-model" / "MMC-01.html").read_text()
 
@@ -162,10 +169,12 @@ def test_report_refuses_stale_scores(tmp_path):
 
 
 def leaderboard_models(index: Path) -> list[str]:
+    """The run labels of the leaderboard's rows, top to bottom."""
     tbody = index.read_text().split("<tbody>", 1)[1].split("</tbody>", 1)[0]
-    return re.findall(r'<td class="model"><a [^>]*>([^<]*)</a>', tbody)
+    return re.findall(r'<td class="run"><a [^>]*>([^<]*)</a>', tbody)
 
 
+@pytest.mark.slow
 def test_undefined_overall_sorts_last(tmp_path):
     """A run judged on part of the suite has no overall score: it goes below every scored run, not above."""
     high = make_run(tmp_path / "high", "high", p_yes=0.8, video_cases=())
@@ -187,19 +196,41 @@ def test_report_is_reproducible(site, tmp_path):
     assert (out / "index.html").read_text() == (site / "index.html").read_text()
 
 
-def test_same_model_twice_gets_two_folders(tmp_path):
-    a = make_run(tmp_path / "a", "m", video_cases=())
-    b = make_run(tmp_path / "b", "M", video_cases=(), seed=3)
+def test_labels_that_differ_in_case_get_two_folders(tmp_path):
+    a = make_run(tmp_path / "a", "gen", video_cases=(), label="m")
+    b = make_run(tmp_path / "b", "gen", video_cases=(), seed=3, label="M")
     assert main(["report", str(a), str(b), "--out", str(tmp_path / "site")]) == 0
     assert sorted(p.name for p in (tmp_path / "site" / "models").iterdir()) == ["M-2", "m"]
+
+
+def test_two_runs_of_one_model_both_appear_on_the_leaderboard(tmp_path):
+    """Runs are named by label (run.json's, else the folder's): two runs of one model are two rows and two pages."""
+    a = make_run(tmp_path / "wan-seed0", "wan2.1-t2v-14b", p_yes=0.8, video_cases=())
+    b = make_run(tmp_path / "other", "wan2.1-t2v-14b", p_yes=0.4, seed=5, video_cases=(), label="wan-50-steps")
+    out = tmp_path / "site"
+    assert main(["report", str(a), str(b), "--out", str(out)]) == 0
+    assert leaderboard_models(out / "index.html") == ["wan-seed0", "wan-50-steps"]
+    assert (out / "index.html").read_text().count('<td class="model">wan2.1-t2v-14b</td>') == 2
+    assert sorted(p.name for p in (out / "models").iterdir()) == ["wan-50-steps", "wan-seed0"]
+    assert "model wan2.1-t2v-14b" in (out / "models" / "wan-50-steps" / "index.html").read_text()
+
+
+def test_two_runs_with_one_label_are_refused(tmp_path):
+    a = make_run(tmp_path / "x" / "run", "m", video_cases=())
+    b = make_run(tmp_path / "y" / "run", "m", video_cases=(), seed=1)
+    proc = cli("report", str(a), str(b), "--out", str(tmp_path / "site"))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith(f"vrbench: error: two runs are labelled 'run' ({a} and {b})"), proc.stderr
+    assert "rename one folder" in proc.stderr and "--label" in proc.stderr
+    assert not (tmp_path / "site").exists()
 
 
 def test_copy_videos_makes_a_self_contained_site(tmp_path):
     run = make_run(tmp_path / "run", "m", video_cases=("DRF-01",))
     out = tmp_path / "site"
     assert main(["report", str(run), "--out", str(out), "--copy-videos"]) == 0
-    html = (out / "models" / "m" / "DRF-01.html").read_text()
-    assert 'src="../../videos/m/DRF-01-s0.mp4"' in html and (out / "videos" / "m" / "DRF-01-s0.mp4").is_file()
+    html = (out / "models" / "run" / "DRF-01.html").read_text()  # the run's label: its folder's name
+    assert 'src="../../videos/run/DRF-01-s0.mp4"' in html and (out / "videos" / "run" / "DRF-01-s0.mp4").is_file()
 
 
 def test_videos_linked_from_outside_the_run_are_not_published(tmp_path):
@@ -209,14 +240,15 @@ def test_videos_linked_from_outside_the_run_are_not_published(tmp_path):
     (run / "videos" / "ETV-01-s0.mp4").symlink_to(secret)
     out = tmp_path / "site"
     assert main(["report", str(run), "--out", str(out), "--copy-videos"]) == 0
-    assert sorted(p.name for p in (out / "videos" / "m").iterdir()) == ["DRF-01-s0.mp4"]
-    assert "private.mp4" not in (out / "models" / "m" / "ETV-01.html").read_text()
+    assert sorted(p.name for p in (out / "videos" / "run").iterdir()) == ["DRF-01-s0.mp4"]
+    assert "private.mp4" not in (out / "models" / "run" / "ETV-01.html").read_text()
 
 
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "vrbench", *args], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_line_errors(tmp_path):
     run = make_run(tmp_path / "run", "m", video_cases=())
     bad_vb = tmp_path / "bad.csv"
@@ -230,4 +262,4 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     json_vb = tmp_path / "r_eval_results.json"
     json_vb.write_text(json.dumps({"subject_consistency": [0.9, []]}))
     proc = cli("report", str(run), "--out", str(tmp_path / "site"), "--vbench", str(json_vb))
-    assert proc.returncode == 2 and "pass it as --vbench MODEL=FILE" in proc.stderr
+    assert proc.returncode == 2 and "pass it as --vbench NAME=FILE, NAME being the label of its run" in proc.stderr

@@ -23,7 +23,7 @@ from vrbench.cli import main
 CHROMIUM = os.environ.get("VRBENCH_CHROMIUM") or next(
     (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None
 )
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (CI installs Debian's chromium in .ci/run)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (CI installs Debian's chromium in .ci/run)")]
 
 
 class Chromium:
@@ -140,26 +140,27 @@ def column(b: Chromium, index: int) -> list[str]:
 def test_leaderboard_renders_and_sorts(browser, site):  # noqa: F811
     browser.goto((site / "index.html").as_uri())
     headers = browser.eval("Array.from(document.querySelectorAll('#leaderboard thead th')).map(th => th.textContent.trim())")
-    assert headers[:3] == ["Model", "Judge", "Overall"] and "CAC" in headers and "VBench Total" in headers
+    assert headers[:4] == ["Run", "Model", "Judge", "Overall"] and "CAC" in headers and "VBench Total" in headers
     assert browser.eval("document.querySelectorAll('#leaderboard tbody tr').length") == 2
     assert browser.eval("getComputedStyle(document.querySelector('#leaderboard th')).cursor") == "pointer"  # the CSS loaded
     assert browser.eval("document.querySelectorAll('svg .bar').length") == 9 * 2
 
     first = column(browser, 0)
-    assert first[0] == "good-model"  # built sorted by overall, best first
-    browser.click("#leaderboard thead th:nth-child(3)")  # Overall: numbers sort high to low first...
+    assert first[0] == "good-model"  # the run's label; built sorted by overall, best first
+    assert column(browser, 1)[0] == "good-generator"  # its model
+    browser.click("#leaderboard thead th:nth-child(4)")  # Overall: numbers sort high to low first...
     assert column(browser, 0) == first
-    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(3)').getAttribute('aria-sort')") == "descending"
-    browser.click("#leaderboard thead th:nth-child(3)")  # ...then low to high
+    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(4)').getAttribute('aria-sort')") == "descending"
+    browser.click("#leaderboard thead th:nth-child(4)")  # ...then low to high
     assert column(browser, 0) == first[::-1]
-    overall = [float(v.split("[")[0]) for v in column(browser, 2)]
+    overall = [float(v.split("[")[0]) for v in column(browser, 3)]
     assert overall == sorted(overall)
-    browser.click("#leaderboard thead th:nth-child(1)")  # model names A-Z
+    browser.click("#leaderboard thead th:nth-child(1)")  # run labels A-Z
     names = column(browser, 0)
     assert names == sorted(names, key=str.lower)
 
-    # the hostile model name is text, not markup, and ran nothing
-    assert any("<script>" in n for n in names)
+    # the hostile label and model name are text, not markup, and ran nothing
+    assert any("<script>" in n for n in names) and any("<script>" in n for n in column(browser, 1))
     assert browser.eval("document.querySelectorAll('script').length") == 1
     assert not [e for e in browser.events if e.get("method") in ("Page.javascriptDialogOpening", "Runtime.exceptionThrown")]
 
@@ -178,11 +179,11 @@ def partial_site(tmp_path_factory):
 def test_undefined_overall_is_last_on_load_and_after_sorting(browser, partial_site):
     browser.goto((partial_site / "index.html").as_uri())
     assert column(browser, 0) == ["high", "low", "partial"]  # as built
-    browser.click("#leaderboard thead th:nth-child(3)")
-    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(3)').getAttribute('aria-sort')") == "descending"
+    browser.click("#leaderboard thead th:nth-child(4)")
+    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(4)').getAttribute('aria-sort')") == "descending"
     assert column(browser, 0) == ["high", "low", "partial"]
-    browser.click("#leaderboard thead th:nth-child(3)")
-    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(3)').getAttribute('aria-sort')") == "ascending"
+    browser.click("#leaderboard thead th:nth-child(4)")
+    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(4)').getAttribute('aria-sort')") == "ascending"
     assert column(browser, 0) == ["low", "high", "partial"]
 
 

@@ -50,6 +50,7 @@ def test_bridged_loop_runs_and_is_deterministic_per_seed(wan):
     assert frames.shape == (1, 5, 32, 32, 3) and 0 <= frames.min() and frames.max() <= 1
 
 
+@pytest.mark.slow
 def test_stepping_the_loops_yields_every_step_and_ends_where_the_samplers_do(wan):
     small, large = views(wan[0]), views(wan[1])
     cs, cl = small.encode(PROMPT), large.encode(PROMPT)
@@ -66,6 +67,7 @@ def test_stepping_the_loops_yields_every_step_and_ends_where_the_samplers_do(wan
 
 @pytest.mark.parametrize("batch_cfg", [True, False])
 @pytest.mark.parametrize("rms", [True, False])
+@pytest.mark.slow
 def test_bridging_a_model_with_itself_equals_running_it_alone(wan, batch_cfg, rms):
     pipe = wan[1]
     alone = pipe(prompt=PROMPT, negative_prompt="", num_inference_steps=3, guidance_scale=5.0, max_sequence_length=SEQ,
@@ -75,6 +77,7 @@ def test_bridging_a_model_with_itself_equals_running_it_alone(wan, batch_cfg, rm
     torch.testing.assert_close(bridged, alone, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_two_expert_view_switches_at_the_boundary():
     """Wan2.2-A14B layout: the bridge with itself still equals WanPipeline with both experts and guidance_scale_2."""
     from diffusers import WanPipeline
@@ -191,6 +194,7 @@ def test_conversion_preserves_the_clean_latent_and_the_noise(cog):
     torch.testing.assert_close(b2 * z2 + a2 * v2, eps)
 
 
+@pytest.mark.slow
 def test_cogvideox_bridged_with_itself_equals_the_pipeline_alone(cog):
     pipe = cog[1]
     alone = pipe(prompt=PROMPT, negative_prompt="", num_inference_steps=3, guidance_scale=6.0, max_sequence_length=SEQ,
@@ -210,6 +214,7 @@ def test_cogvideox_bridged_with_itself_equals_the_pipeline_alone(cog):
     torch.testing.assert_close(sample(view, c, z, num_steps=3, guidance_scale=6.0, generator=g, progress=False).transpose(1, 2), alone)
 
 
+@pytest.mark.slow
 def test_cogvideox_2b_to_5b_bridge_runs(cog):
     small_pipe, large_pipe = cog
     small = Reparameterised(cog_view(small_pipe), VPParameterisation.of(small_pipe), VPParameterisation.of(large_pipe))

@@ -142,6 +142,7 @@ def test_fusing_identical_velocities_with_gamma_hf_one_returns_them(v, num_steps
 
 
 @given(velocity(), steps, st.data(), configs(gamma_hf=st.floats(0.0, 0.99), rms_flag=st.just(False)))
+@pytest.mark.slow
 def test_gamma_hf_below_one_damps_only_high_frequencies(v, num_steps, data, config):
     i = data.draw(st.integers(0, num_steps - 1))
     fused = fuse_velocities(v, v.clone(), i, num_steps, config)
@@ -156,6 +157,7 @@ def test_gamma_hf_below_one_damps_only_high_frequencies(v, num_steps, data, conf
 
 
 @given(velocity_pair(), steps, configs())
+@pytest.mark.slow
 def test_at_w_one_the_large_velocity_only_enters_through_rms(pair, num_steps, config):
     v_s, v_l = pair
     g = torch.Generator().manual_seed(3)

@@ -199,3 +199,55 @@ def test_long_csv_and_vbench2_json_keys(tmp_path):
     v2 = eval_results(tmp_path / "x_eval_results.json", {"Multi-View_Consistency": 0.4, "Human_Anatomy": 0.8})
     (r,) = read_vbench_sources([f"m={v2}"])
     assert r.benchmark == vbench.VBENCH2 and r.dimensions == {"multi_view_consistency": 0.4, "human_anatomy": 0.8}
+
+
+# --- VBench rows on the leaderboard: matched to run labels ----------------------------------------
+
+def _leaderboard_vbench_totals(index: Path) -> dict[str, str]:
+    """label -> the VBench Total cell of its leaderboard row."""
+    import re
+
+    tbody = index.read_text().split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    out = {}
+    for row in tbody.split("<tr>")[1:]:
+        label = re.search(r'<td class="run"><a [^>]*>([^<]*)</a>', row).group(1)
+        cells = re.findall(r'<td class="num" data-value="[^"]*">([^<]*)</td>', row)
+        out[label] = cells[-3]  # VBench Total, Quality, Semantic close the row
+    return out
+
+
+def test_report_matches_vbench_rows_to_run_labels(tmp_path):
+    """A VBench row's model name matches a run label exactly, else ignoring case; a model name that is no label
+    matches nothing (two runs of one model would make it ambiguous) and is listed on the page."""
+    from test_report import make_run
+
+    row = published(T2V_CSV)[0]
+    dims = [k for k in row if vbench.canonical_dimension(k) in vbench.T2V_NORMALIZATION]
+    csv_path = tmp_path / "vb.csv"
+    with open(csv_path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["model", *dims])
+        for name in ("Wan-A", "WAN-B", "wan2.1-t2v-14b"):
+            w.writerow([name, *(row[d] for d in dims)])
+    total = f"{float(row['total_score']):.2f}"
+    a = make_run(tmp_path / "Wan-A", "wan2.1-t2v-14b", video_cases=())
+    b = make_run(tmp_path / "b", "wan2.1-t2v-14b", seed=1, video_cases=(), label="wan-b")
+    c = make_run(tmp_path / "c", "cogvideox-5b", seed=2, video_cases=())
+    out = tmp_path / "site"
+    assert main(["report", str(a), str(b), str(c), "--out", str(out), "--vbench", str(csv_path), "--percent"]) == 0
+    got = _leaderboard_vbench_totals(out / "index.html")
+    assert sorted(got) == ["Wan-A", "c", "wan-b"] and got["c"] == "—"  # cogvideox-5b has no VBench row
+    assert float(got["Wan-A"]) == pytest.approx(float(total), abs=0.011) and got["wan-b"] == got["Wan-A"]
+    assert "VBench results whose name is no run's label: wan2.1-t2v-14b." in (out / "index.html").read_text()
+
+
+def test_vbench_name_matching_two_labels_but_for_case_is_refused(tmp_path):
+    from test_report import make_run
+
+    a = make_run(tmp_path / "a", "gen", video_cases=(), label="ab")
+    b = make_run(tmp_path / "b", "gen", seed=1, video_cases=(), label="AB")
+    csv_path = tmp_path / "vb.csv"
+    csv_path.write_text("model,scene\nAb,0.5\nab,0.4\n")
+    proc = cli("report", str(a), str(b), "--out", str(tmp_path / "site"), "--vbench", str(csv_path))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("vrbench: error: VBench results for 'Ab' match the labels of several runs (AB, ab)"), proc.stderr

@@ -57,3 +57,13 @@ def test_sha256(tmp_path):
     p = tmp_path / "f"
     p.write_bytes(b"abc")
     assert sha256_file(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+@pytest.mark.parametrize("width", [16, 48])
+def test_widths_decord_cannot_read_are_decoded_with_pyav(tmp_path, width):
+    """decord fails on our own H.264 files 16 or 48 pixels wide (from_size == to_size); FFmpeg reads them."""
+    frames = np.stack([np.full((32, width, 3), 10 * i, dtype=np.uint8) for i in range(9)])
+    path = write_video(tmp_path / "narrow.mp4", frames, fps=8)
+    sampled = sample_frames(path, 3)
+    assert sampled.images.shape == (3, 32, width, 3) and sampled.indices == uniform_indices(9, 3)
+    assert abs(int(sampled.images[2].mean()) - 10 * sampled.indices[2]) <= 3

@@ -16,7 +16,7 @@ def _extend_path_in_checkout() -> None:
     here = _Path(__file__).resolve().parent
     root = here.parent
     if not (here / "generators").is_dir() and (root / "pyproject.toml").is_file() and (root / "generators" / "__init__.py").is_file():
-        __path__.append(str(root))  # type: ignore[name-defined]
+        __path__.append(str(root))  # a package's own __path__: where its sub-packages are looked up
 
 
 _extend_path_in_checkout()

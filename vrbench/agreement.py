@@ -1,13 +1,16 @@
 """Agreement between a judge and humans, and between two judges (VRBENCH.md "Human agreement").
 
-* Rankings: Kendall's tau-b (scipy) between two raters' model scores, with a bootstrap interval
+Runs are named by their label (``vrbench.results``): several runs of one model are ranked side by side.
+
+* Rankings: Kendall's tau-b (scipy) between two raters' run scores, with a bootstrap interval
   (fixed seed). With question-level labels the bootstrap resamples the labelled cases (what the
-  scores vary over); with model-level human scores it resamples models.
-* Questions: accuracy and Cohen's kappa over the (model, case, seed, question) answers both raters
+  scores vary over); with run-level human scores it resamples runs.
+* Questions: accuracy and Cohen's kappa over the (run, case, seed, question) answers both raters
   gave. Judge answers that are invalid or missing are counted and left out of accuracy and kappa.
 
-Human labels are a CSV with a header, either per question ``model,case,question,answer[,seed]``
-(answer yes or no) or per model ``model,score`` (any scale: only the ranking is used).
+Human labels are a CSV with a header, either per question ``run,case,question,answer[,seed]``
+(answer yes or no) or per run ``run,score`` (any scale: only the ranking is used). ``run`` is the
+run's label; the column may also be called ``model`` (its older name), with the same meaning.
 """
 
 from __future__ import annotations
@@ -28,17 +31,19 @@ from .errors import VRBenchError
 from .files import csv_rows, read_user_text
 
 if TYPE_CHECKING:
-    from .report import RunResults
+    from .results import RunResults
     from .suite import Suite
 
-QUESTION_COLUMNS = ("model", "case", "question", "answer")
-MODEL_COLUMNS = ("model", "score")
+#: the column naming the run (its label); ``model`` is accepted as its older name
+RUN_COLUMNS = ("run", "model")
+QUESTION_COLUMNS = ("case", "question", "answer")
+SCORE_COLUMNS = ("score",)
 
 
 # --- pure statistics ------------------------------------------------------------------------------
 
 
-def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float | None:
+def kendall_tau_b(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float | None:
     """Kendall's tau-b (ties in either ranking handled); None when undefined (< 2 items or one side all tied)."""
     if len(x) != len(y):
         raise ValueError("x and y must have the same length")
@@ -92,14 +97,14 @@ def _interval(samples: list[float], confidence: float) -> list[float] | None:
 
 @dataclass
 class RankAgreement:
-    """Kendall's tau-b between two raters' model scores, with its bootstrap interval."""
+    """Kendall's tau-b between two raters' scores of the same runs, with its bootstrap interval."""
 
-    n_models: int
+    n_models: int  # runs ranked
     tau_b: float | None
     ci: list[float] | None = None
-    bootstrap_unit: str = ""  # "case" or "model"
+    bootstrap_unit: str = ""  # "case" or "run"
     n_bootstrap: int = 0  # resamples where tau was defined
-    models: list[dict] = field(default_factory=list)  # [{"model", "a", "b"}]
+    models: list[dict] = field(default_factory=list)  # [{"run", "a", "b"}]; the agreement functions add "model"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,10 +117,10 @@ def tau_with_case_bootstrap(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> RankAgreement:
-    """Tau-b between model scores that are means over cases; the bootstrap resamples cases.
+    """Tau-b between run scores that are means over cases; the bootstrap resamples cases.
 
-    ``a[model][case]`` and ``b[model][case]`` are per-case scores; a model's score is its mean over
-    the cases both raters scored, in the estimate and in every resample.
+    ``a[run][case]`` and ``b[run][case]`` are per-case scores (a run is a model's run, by its label);
+    a run's score is its mean over the cases both raters scored, in the estimate and in every resample.
     """
     models = sorted(m for m in a if m in b and set(a[m]) & set(b[m]))
     cases = sorted({c for m in models for c in a[m] if c in b[m]})
@@ -138,7 +143,7 @@ def tau_with_case_bootstrap(
     sa, sb = scores(np.ones((1, len(cases))))
     result = RankAgreement(
         len(models), kendall_tau_b(sa[0], sb[0]), bootstrap_unit="case",
-        models=[{"model": m, "a": float(sa[0, i]), "b": float(sb[0, i]), "n_cases": int(mask[i].sum())} for i, m in enumerate(models)],
+        models=[{"run": m, "a": float(sa[0, i]), "b": float(sb[0, i]), "n_cases": int(mask[i].sum())} for i, m in enumerate(models)],
     )
     if samples and len(models) >= 2:
         rng = np.random.default_rng(seed)
@@ -159,13 +164,13 @@ def tau_with_case_bootstrap(
 def tau_with_model_bootstrap(
     a: Mapping[str, float], b: Mapping[str, float], samples: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> RankAgreement:
-    """Tau-b between two raters' model scores; the bootstrap resamples models."""
+    """Tau-b between two raters' scores of the same runs (or models); the bootstrap resamples them."""
     models = sorted(m for m in a if m in b)
     xa = np.array([a[m] for m in models], dtype=float)
     xb = np.array([b[m] for m in models], dtype=float)
     result = RankAgreement(
-        len(models), kendall_tau_b(xa, xb), bootstrap_unit="model",
-        models=[{"model": m, "a": float(a[m]), "b": float(b[m])} for m in models],
+        len(models), kendall_tau_b(xa, xb), bootstrap_unit="run",
+        models=[{"run": m, "a": float(a[m]), "b": float(b[m])} for m in models],
     )
     if samples and len(models) >= 2:
         rng = np.random.default_rng(seed)
@@ -204,16 +209,19 @@ def question_agreement(pairs: Sequence[tuple[str, str]]) -> QuestionAgreement:
 
 @dataclass
 class HumanLabels:
-    """Human labels read from a CSV: per question (``answers``) or per model (``scores``)."""
+    """Human labels read from a CSV: per question (``answers``) or per run (``scores``), keyed by run label."""
 
     path: Path
-    kind: str  # "question" or "model"
-    answers: dict[tuple[str, str, int | None, str], tuple[str, int]] = field(default_factory=dict)  # -> (answer, line)
-    scores: dict[str, tuple[float, int]] = field(default_factory=dict)  # model -> (score, line)
+    kind: str  # "question" or "run" (a score per run)
+    answers: dict[tuple[str, str, int | None, str], tuple[str, int]] = field(default_factory=dict)  # (run, case, seed, Q) -> (answer, line)
+    scores: dict[str, tuple[float, int]] = field(default_factory=dict)  # run -> (score, line)
+    column: str = "run"  # the header's name for the run column: run, or model (its older name)
 
-    def models(self) -> list[str]:
+    def runs(self) -> list[str]:
         keys = self.answers if self.kind == "question" else self.scores
         return sorted({k[0] if isinstance(k, tuple) else k for k in keys})
+
+    models = runs  # the older name
 
 
 def read_human_labels(path: str | Path) -> HumanLabels:
@@ -221,34 +229,36 @@ def read_human_labels(path: str | Path) -> HumanLabels:
     path = Path(path)
     text = read_user_text(path, what="human label file", expected="UTF-8 CSV", encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text))
+    expected = "run,case,question,answer[,seed] or run,score (the run's label; `model` may stand for `run`)"
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        raise VRBenchError(f"{path}:1: empty file (expected a header: model,case,question,answer or model,score)") from None
-    if all(c in header for c in QUESTION_COLUMNS):
+        raise VRBenchError(f"{path}:1: empty file (expected a header: {expected})") from None
+    name_col = next((c for c in RUN_COLUMNS if c in header), None)
+    if name_col is not None and all(c in header for c in QUESTION_COLUMNS):
         kind = "question"
-    elif all(c in header for c in MODEL_COLUMNS):
-        kind = "model"
+    elif name_col is not None and all(c in header for c in SCORE_COLUMNS):
+        kind = "run"
     else:
-        raise VRBenchError(f"{path}:1: header: expected columns model,case,question,answer[,seed] or model,score, got {','.join(header)}")
+        raise VRBenchError(f"{path}:1: header: expected columns {expected}, got {','.join(header)}")
     col = {name: header.index(name) for name in header}
-    labels = HumanLabels(path, kind)
+    labels = HumanLabels(path, kind, column=name_col)
     for lineno, cells in csv_rows(reader, len(header), path):
         where = f"{path}:{lineno}"
         get = lambda name, cells=cells: cells[col[name]].strip()
-        model = get("model")
-        if not model:
-            raise VRBenchError(f"{where}: model: expected a model name")
-        if kind == "model":
+        run = get(name_col)
+        if not run:
+            raise VRBenchError(f"{where}: {name_col}: expected the label of a run")
+        if kind == "run":
             try:
                 score = float(get("score"))
             except ValueError:
                 score = float("nan")
             if not math.isfinite(score):
                 raise VRBenchError(f"{where}: score: expected a number, got {get('score')!r}")
-            if model in labels.scores:
-                raise VRBenchError(f"{where}: duplicate score for model {model!r} (first at line {labels.scores[model][1]})")
-            labels.scores[model] = (score, lineno)
+            if run in labels.scores:
+                raise VRBenchError(f"{where}: duplicate score for run {run!r} (first at line {labels.scores[run][1]})")
+            labels.scores[run] = (score, lineno)
             continue
         case, question, answer = get("case").upper(), get("question").upper(), get("answer").lower()
         if not case:
@@ -265,9 +275,9 @@ def read_human_labels(path: str | Path) -> HumanLabels:
                 seed = -1
             if seed < 0:
                 raise VRBenchError(f"{where}: seed: expected a non-negative integer, got {get('seed')!r}")
-        key = (model, case, seed, question)
+        key = (run, case, seed, question)
         if key in labels.answers:
-            raise VRBenchError(f"{where}: duplicate label for {model} {case} {question} (first at line {labels.answers[key][1]})")
+            raise VRBenchError(f"{where}: duplicate label for {run} {case} {question} (first at line {labels.answers[key][1]})")
         labels.answers[key] = (answer, lineno)
     if not labels.answers and not labels.scores:
         raise VRBenchError(f"{path}: no label rows")
@@ -277,59 +287,69 @@ def read_human_labels(path: str | Path) -> HumanLabels:
 # --- agreement over runs --------------------------------------------------------------------------
 
 
-def _runs_by_model(runs: Sequence[RunResults], judge: str) -> dict[str, RunResults]:
+def _runs_by_label(runs: Sequence[RunResults], judge: str) -> dict[str, RunResults]:
+    """The runs judged by ``judge``, by label (labels are unique: ``vrbench.results.load_runs`` checks)."""
     out: dict[str, RunResults] = {}
     for run in runs:
         if judge not in run.judges:
             continue
-        if run.model in out:
-            raise VRBenchError(f"two runs for model {run.model!r} judged by {judge} ({out[run.model].root}, {run.root}); agreement needs one run per model")
-        out[run.model] = run
+        if run.label in out:
+            raise VRBenchError(f"two runs are labelled {run.label!r} ({out[run.label].root}, {run.root}); "
+                               "rename one folder, or give it another label with `vrbench generate ... --label NAME`")
+        out[run.label] = run
     return out
 
 
-def _check_model(runs: Sequence[RunResults], model: str, where: str) -> None:
-    known = sorted({r.model for r in runs})
-    if model not in known:
-        raise VRBenchError(f"{where}: model: no run for model {model!r} (runs: {', '.join(known) or 'none'})")
+def _check_run(runs: Sequence[RunResults], label: str, where: str) -> None:
+    known = sorted({r.label for r in runs})
+    if label not in known:
+        raise VRBenchError(f"{where}: no run labelled {label!r} (runs: {', '.join(known) or 'none'})")
+
+
+def _name_models(ranking: dict, runs: Sequence[RunResults]) -> dict:
+    """Add each ranked run's model name beside its label."""
+    model = {r.label: r.model for r in runs}
+    ranking["models"] = [{"run": m["run"], "model": model.get(m["run"]), **{k: v for k, v in m.items() if k != "run"}}
+                         for m in ranking["models"]]
+    return ranking
 
 
 def judge_vs_human(
     runs: Sequence[RunResults], labels: HumanLabels, judge: str, suite: Suite,
     samples: int = 1000, seed: int = 0, confidence: float = 0.95,
 ) -> dict:
-    """Tau-b (with CI) between the judge's and the humans' model rankings, plus question-level agreement."""
-    by_model = _runs_by_model(runs, judge)
+    """Tau-b (with CI) between the judge's and the humans' rankings of the runs, plus question-level agreement."""
+    by_label = _runs_by_label(runs, judge)
     out: dict = {"judge": judge, "human_file": str(labels.path), "kind": labels.kind}
-    if labels.kind == "model":
+    if labels.kind == "run":
         judge_scores, excluded = {}, []
-        for model, (_, line) in labels.scores.items():
-            _check_model(runs, model, f"{labels.path}:{line}")
-            if model not in by_model:
-                excluded.append(f"{model} (not judged by {judge})")
+        for label, (_, line) in labels.scores.items():
+            _check_run(runs, label, f"{labels.path}:{line}: {labels.column}")
+            if label not in by_label:
+                excluded.append(f"{label} (not judged by {judge})")
                 continue
-            overall = by_model[model].scores[judge]["overall"]
+            overall = by_label[label].scores[judge]["overall"]
             if overall.get("score") is None:
-                excluded.append(f"{model} (overall undefined: no judged case in {', '.join(overall.get('missing_dimensions') or [])})")
+                excluded.append(f"{label} (overall undefined: no judged case in {', '.join(overall.get('missing_dimensions') or [])})")
             else:
-                judge_scores[model] = overall["score"]
+                judge_scores[label] = overall["score"]
         human = {m: s for m, (s, _) in labels.scores.items()}
-        out["ranking"] = tau_with_model_bootstrap(judge_scores, human, samples, seed, confidence).to_dict()
+        out["ranking"] = _name_models(tau_with_model_bootstrap(judge_scores, human, samples, seed, confidence).to_dict(), runs)
         out["excluded"] = excluded
         return out
 
     cases = {c.id: c for c in suite.cases}
     weights = suite.layer_weights
-    # (model, case, seed) -> list of (layer, human value, judge value); plus question pairs
+    # (run, case, seed) -> list of (layer, human value, judge value); plus question pairs
     videos: dict[tuple[str, str, int], list[tuple[int, float, float]]] = {}
     pairs: list[tuple[str, str]] = []
     skipped: set[str] = set()
-    for (model, case_id, label_seed, question), (answer, line) in sorted(labels.answers.items(), key=lambda kv: kv[1][1]):
+    for (label, case_id, label_seed, question), (answer, line) in sorted(labels.answers.items(), key=lambda kv: kv[1][1]):
         where = f"{labels.path}:{line}"
-        _check_model(runs, model, where)
-        run = by_model.get(model)
+        _check_run(runs, label, f"{where}: {labels.column}")
+        run = by_label.get(label)
         if run is None:
-            skipped.add(model)
+            skipped.add(label)
             continue
         case = cases.get(case_id)
         if case is None:
@@ -349,15 +369,16 @@ def judge_vs_human(
         row = answers.get((case_id, video_seed, question))
         judged = row["answer"] if row else INVALID
         pairs.append((judged, answer))
-        videos.setdefault((model, case_id, video_seed), []).append((layer, 1.0 if answer == YES else 0.0, 1.0 if judged == YES else 0.0))
+        videos.setdefault((label, case_id, video_seed), []).append((layer, 1.0 if answer == YES else 0.0, 1.0 if judged == YES else 0.0))
 
     human_cases: dict[str, dict[str, list[float]]] = {}
     judge_cases: dict[str, dict[str, list[float]]] = {}
-    for (model, case_id, _s), rows in videos.items():
-        human_cases.setdefault(model, {}).setdefault(case_id, []).append(layer_weighted_score([(layer, h) for layer, h, _ in rows], weights))
-        judge_cases.setdefault(model, {}).setdefault(case_id, []).append(layer_weighted_score([(layer, j) for layer, _, j in rows], weights))
+    for (label, case_id, _s), rows in videos.items():
+        human_cases.setdefault(label, {}).setdefault(case_id, []).append(layer_weighted_score([(layer, h) for layer, h, _ in rows], weights))
+        judge_cases.setdefault(label, {}).setdefault(case_id, []).append(layer_weighted_score([(layer, j) for layer, _, j in rows], weights))
     mean = lambda d: {m: {c: 100.0 * sum(v) / len(v) for c, v in cs.items()} for m, cs in d.items()}
-    out["ranking"] = tau_with_case_bootstrap(mean(judge_cases), mean(human_cases), samples, seed, confidence).to_dict()
+    ranking = tau_with_case_bootstrap(mean(judge_cases), mean(human_cases), samples, seed, confidence).to_dict()
+    out["ranking"] = _name_models(ranking, runs)
     out["questions"] = question_agreement(pairs).to_dict()
     out["excluded"] = [f"{m} (not judged by {judge})" for m in sorted(skipped)]
     return out
@@ -366,31 +387,31 @@ def judge_vs_human(
 def judge_vs_judge(
     runs: Sequence[RunResults], judge_a: str, judge_b: str, samples: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> dict:
-    """Tau-b (with case-bootstrap CI) between two judges' model rankings on the same runs, and their question agreement."""
-    a_runs, b_runs = _runs_by_model(runs, judge_a), _runs_by_model(runs, judge_b)
-    models = sorted(set(a_runs) & set(b_runs))
+    """Tau-b (with case-bootstrap CI) between two judges' rankings of the same runs, and their question agreement."""
+    a_runs, b_runs = _runs_by_label(runs, judge_a), _runs_by_label(runs, judge_b)
+    labels = sorted(set(a_runs) & set(b_runs))
     case_scores = lambda run, judge: {c: row["score"] for c, row in run.scores[judge]["cases"].items()}
     ranking = tau_with_case_bootstrap(
-        {m: case_scores(a_runs[m], judge_a) for m in models},
-        {m: case_scores(b_runs[m], judge_b) for m in models},
+        {m: case_scores(a_runs[m], judge_a) for m in labels},
+        {m: case_scores(b_runs[m], judge_b) for m in labels},
         samples, seed, confidence,
     )
     pairs = []
-    for m in models:
+    for m in labels:
         ja, jb = a_runs[m].judgments[judge_a], b_runs[m].judgments[judge_b]
         pairs += [(ja[k]["answer"], jb[k]["answer"]) for k in sorted(set(ja) & set(jb))]
-    return {"judges": [judge_a, judge_b], "ranking": ranking.to_dict(), "questions": question_agreement(pairs).to_dict()}
+    return {"judges": [judge_a, judge_b], "ranking": _name_models(ranking.to_dict(), runs), "questions": question_agreement(pairs).to_dict()}
 
 
 def all_agreements(
     runs: Sequence[RunResults], suite: Suite, labels: HumanLabels | None = None,
     samples: int = 1000, seed: int = 0, confidence: float = 0.95,
 ) -> dict:
-    """Every judge against the humans (when labels are given) and every pair of judges that share models."""
+    """Every judge against the humans (when labels are given) and every pair of judges that share runs."""
     judges = sorted({j for r in runs for j in r.judges})
     human = [judge_vs_human(runs, labels, j, suite, samples, seed, confidence) for j in judges] if labels else []
     pairs = []
     for a, b in combinations(judges, 2):
-        if set(_runs_by_model(runs, a)) & set(_runs_by_model(runs, b)):
+        if set(_runs_by_label(runs, a)) & set(_runs_by_label(runs, b)):
             pairs.append(judge_vs_judge(runs, a, b, samples, seed, confidence))
     return {"human": human, "judges": pairs}

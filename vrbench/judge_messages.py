@@ -41,7 +41,7 @@ class PromptTemplate:
             source = path.read_text(encoding="utf-8")
             self.name = path.stem
         else:
-            res = resources.files("vrbench").joinpath("judge_templates", f"{name_or_path}.jinja")
+            res = resources.files("vrbench").joinpath("judge_templates").joinpath(f"{name_or_path}.jinja")
             if not res.is_file():
                 raise VRBenchError(f"judge template '{name_or_path}': no such bundled template "
                                    f"(bundled: {', '.join(bundled_templates())}; or pass a path to a .jinja file)")

@@ -36,10 +36,14 @@ class Registry(Generic[T]):
         my-model = "my_package.adapter:MyModel"
     """
 
-    def __init__(self, kind: str, group: str, builtin_package: str | None = None):
+    def __init__(self, kind: str, group: str, builtin_package: str | None = None,
+                 check: Callable[[T, str], None] | None = None):
         self.kind = kind
         self.group = group
         self.builtin_package = builtin_package
+        #: called with each instance ``create`` makes and its name; raises a one-line VRBenchError when the
+        #: class breaks a rule of its interface that would otherwise surface later as a traceback
+        self.check = check
         self._classes: dict[str, type[T]] = {}
         self._entry_points: dict[str, object] | None = None
         self._builtins_loaded = False
@@ -97,7 +101,8 @@ class Registry(Generic[T]):
 
     def create(self, name: str, options: dict | None = None) -> T:
         """Construct the class registered as ``name`` (cheap: no weights), after checking that the optional
-        packages it lists in ``requires`` are installed; both problems are one-line errors."""
+        packages it lists in ``requires`` are installed, then pass the instance to ``check``; every problem
+        is a one-line error."""
         cls = self.get(name)
         # Plugin classes need not subclass our bases: ``requires`` / ``requires_extra`` may be absent, None or a bare string.
         requires = getattr(cls, "requires", None) or ()
@@ -108,9 +113,12 @@ class Registry(Generic[T]):
             hint = " (install a torch build for your machine first)" if "torch" in missing else ""
             raise VRBenchError(f"{self.kind} '{name}' needs {', '.join(missing)}: {install}{hint}")
         try:
-            return cls(**(options or {}))
+            instance = cls(**(options or {}))
         except TypeError as e:  # an option the class does not take (Python API; the CLI checks earlier)
             raise VRBenchError(f"{self.kind} '{name}': {e}") from None
+        if self.check is not None:
+            self.check(instance, name)
+        return instance
 
     def describe(self) -> list[tuple[str, str]]:
         """(name, first docstring line) for every registered class, importing plugins."""

@@ -1,101 +1,32 @@
-"""The static report site: leaderboard, per-dimension charts, a page per model, a drill-down per case.
+"""The static report site: leaderboard, per-dimension charts, a page per run, a drill-down per case.
 
-Reads only what the earlier stages wrote (run.json, videos/, generations.jsonl, judgments/, scores/)
-plus optional VBench results and human labels, and renders the jinja2 templates in ``reports/``
-(autoescaped, so model names, prompts and judge text can never inject markup). The site opens from
-file:// with no network: no CDN, charts are inline SVG, videos are relative links to the run
-directories (or copies, with ``copy_videos``).
+Reads runs through ``vrbench.results`` (only what the earlier stages wrote: run.json, videos/,
+generations.jsonl, judgments/, scores/) plus optional VBench results and human labels, and renders the
+jinja2 templates in ``reports/`` (autoescaped, so labels, model names, prompts and judge text can never
+inject markup). A run is shown by its label (several runs of one model coexist) beside its model name.
+The site opens from file:// with no network: no CDN, charts are inline SVG, videos are relative links
+to the run directories (or copies, with ``copy_videos``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
 from .errors import VRBenchError
-from .files import atomic_write_bytes, iter_jsonl
-from .runstore import RunDir, parse_judgment, run_file, safe_name, video_name
+from .files import atomic_write_bytes
+from .results import RunResults
+from .runstore import run_file, safe_name, video_name
 from .suite import Suite
 
 log = logging.getLogger(__name__)
 
 CHART_WIDTH, CHART_LABEL_WIDTH, CHART_BAR_HEIGHT = 560, 220, 18
-
-
-@dataclass
-class RunResults:
-    """Everything a report or an agreement needs from one run directory."""
-
-    root: Path
-    model: str
-    manifest: dict
-    judges: list[str] = field(default_factory=list)
-    scores: dict[str, dict] = field(default_factory=dict)  # judge -> scores/<judge>.json
-    judgments: dict[str, dict[tuple[str, int, str], dict]] = field(default_factory=dict)  # judge -> (case, seed, Q) -> row
-    generations: dict[tuple[str, int], dict] = field(default_factory=dict)  # (case, seed) -> generations.jsonl row
-
-    @property
-    def run(self) -> RunDir:
-        return RunDir(self.root)
-
-
-def load_run(path: str | Path, suite: Suite) -> RunResults:
-    """Read a run directory. Only reads: a judge with judgments but no scores, or with scores older than its
-    judgments, is an error naming `vrbench score` (scoring is its own stage, and stale numbers must not be published)."""
-    from .runstore import suite_for_run
-
-    run = RunDir(path)
-    if not run.root.is_dir():
-        raise VRBenchError(f"{run.root}: run directory not found")
-    suite_for_run(run, suite.root)  # refuses a run made with another suite
-    manifest = run.read_manifest() or {}
-    generator = manifest.get("generator")
-    model = generator.get("name") if isinstance(generator, dict) else None
-    result = RunResults(run.root, str(model) if model else run.root.resolve().name, manifest)
-
-    for judge in run.judges():
-        path_j = run.judgments_file(judge)
-        rows: dict[tuple[str, int, str], dict] = {}
-        for lineno, obj in iter_jsonl(path_j):
-            r = parse_judgment(obj, f"{path_j}:{lineno}")
-            if (r.case, r.seed, r.question) in rows:
-                raise VRBenchError(f"{path_j}:{lineno}: duplicate row for {r.case} seed {r.seed} {r.question}")
-            rows[(r.case, r.seed, r.question)] = {**obj, "answer": r.answer, "p_yes": r.p_yes}
-        if not rows:
-            continue
-        scores_path = run.scores_file(judge)
-        fix = f"run `vrbench score {run.root} --judge {judge}` first"
-        if not scores_path.exists():
-            raise VRBenchError(f"{run.root}: judge {judge} has judgments but no scores ({scores_path}): {fix}")
-        if scores_path.stat().st_mtime_ns < path_j.stat().st_mtime_ns:
-            raise VRBenchError(f"{run.root}: judge {judge}: {scores_path} is older than {path_j}: {fix}")
-        try:
-            scores = json.loads(scores_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise VRBenchError(f"{scores_path}: not valid JSON ({e})") from None
-        result.judges.append(judge)
-        result.judgments[judge] = rows
-        result.scores[judge] = scores
-
-    if run.generations_file.exists():
-        for _, obj in iter_jsonl(run.generations_file):
-            case, seed = obj.get("case"), obj.get("seed")
-            if isinstance(case, str) and isinstance(seed, int):
-                result.generations[(case, seed)] = obj
-    return result
-
-
-def load_runs(paths: Sequence[str | Path], suite: Suite) -> list[RunResults]:
-    if not paths:
-        raise VRBenchError("no run directories given")
-    return [load_run(p, suite) for p in paths]
 
 
 # --- view models ----------------------------------------------------------------------------------
@@ -136,22 +67,30 @@ def bar_chart(title: str, items: Sequence[tuple[str, float | None, list | None]]
 
 
 def _match_vbench(vbench: Sequence, runs: Sequence[RunResults]) -> tuple[dict[str, dict], list[str]]:
-    """VBench totals per run model (exact name, else case-insensitive); names that match no run."""
+    """VBench totals per run label: a VBench row's model name matches a run label exactly, else
+    case-insensitively when that names one run; returns them and the VBench names that match no run."""
     from .vbench import VBENCH, VBENCH2
 
-    models = {r.model for r in runs}
-    lower = {m.lower(): m for m in models}
-    by_model: dict[str, dict] = {}
-    unmatched = []
+    labels = {r.label for r in runs}
+    lower: dict[str, list[str]] = {}
+    for known in sorted(labels):
+        lower.setdefault(known.lower(), []).append(known)
+    by_label: dict[str, dict] = {}
+    unmatched: list[str] = []
     for res in vbench:
         if res.model is None:
-            raise VRBenchError("a VBench JSON file does not name its model: pass it as --vbench MODEL=FILE")
-        model = res.model if res.model in models else lower.get(res.model.strip().lower())
-        if model is None:
+            raise VRBenchError("a VBench JSON file does not name its model: pass it as --vbench NAME=FILE, NAME being the label of its run")
+        name = res.model.strip()
+        found = [name] if name in labels else lower.get(name.lower(), [])
+        if len(found) > 1:
+            raise VRBenchError(f"VBench results for {res.model!r} match the labels of several runs ({', '.join(found)}); "
+                               "name them with the exact label")
+        if not found:
             unmatched.append(res.model)
             continue
+        label = found[0]
         totals = res.totals()
-        row = by_model.setdefault(model, {})
+        row = by_label.setdefault(label, {})
         if res.benchmark == VBENCH:
             row.update({k: totals[k] for k in ("total", "quality", "semantic")})
             row["missing"] = totals["missing"]
@@ -160,7 +99,7 @@ def _match_vbench(vbench: Sequence, runs: Sequence[RunResults]) -> tuple[dict[st
             row["v2_missing"] = totals["missing"]
         else:  # VBench-I2V measures image-to-video models; a text-to-video leaderboard has no column for it
             log.warning("VBench-I2V results for %s are not shown on a text-to-video leaderboard", res.model)
-    return by_model, sorted(set(unmatched))
+    return by_label, sorted(set(unmatched))
 
 
 # --- the site -------------------------------------------------------------------------------------
@@ -211,18 +150,18 @@ def build_site(
         if f.is_file():
             atomic_write_bytes(out / "static" / f.name, f.read_bytes())
 
-    # One folder per run, named after its model; collisions (same model twice, or names that sanitise alike) get -2, -3...
+    # One folder per run, named after its label; labels that sanitise alike (or differ only in case) get -2, -3...
     slugs: list[str] = []
     for run in runs:
-        base = safe_name(run.model)
+        base = safe_name(run.label)
         slug, n = base, 1
         while slug.lower() in (s.lower() for s in slugs):
             n += 1
             slug = f"{base}-{n}"
         slugs.append(slug)
 
-    vb_by_model, vb_unmatched = _match_vbench(vbench or [], runs)
-    has_v2 = any("v2_total" in v for v in vb_by_model.values())
+    vb_by_label, vb_unmatched = _match_vbench(vbench or [], runs)
+    has_v2 = any("v2_total" in v for v in vb_by_label.values())
     dims, cats = list(suite.dimensions), list(suite.categories)
 
     rows = []
@@ -232,7 +171,7 @@ def build_site(
             overall = s["overall"]
             n_answers = overall.get("n_answers") or 0
             rows.append({
-                "model": run.model, "slug": slug, "judge": judge,
+                "run": run.label, "model": run.model, "slug": slug, "judge": judge,
                 "mode": ("soft" if s.get("config", {}).get("soft") else "hard") + (" · gating" if s.get("config", {}).get("gating") else ""),
                 "overall": _estimate(overall),
                 "categories": [_estimate(s["categories"].get(c.code)) for c in cats],
@@ -241,23 +180,23 @@ def build_site(
                 "n_invalid": overall.get("n_invalid", 0), "n_answers": n_answers,
                 "coverage": f"{overall.get('n_cases', 0)}/{overall.get('n_expected_cases') or len(suite.cases)}",
                 "missing_dimensions": overall.get("missing_dimensions") or [],
-                "vbench": vb_by_model.get(run.model, {}),
+                "vbench": vb_by_label.get(run.label, {}),
             })
     # best overall first; a run with no overall score (a dimension missing) goes last, as the page's click-sort does
     rows.sort(key=lambda r: (r["overall"]["score"] is None, -(r["overall"]["score"] or 0.0)))
 
     def label(r):
-        return f"{r['model']} · {r['judge']}" if len({x['judge'] for x in rows}) > 1 else r["model"]
+        return f"{r['run']} · {r['judge']}" if len({x['judge'] for x in rows}) > 1 else r["run"]
 
     charts = [bar_chart("Overall", [(label(r), r["overall"]["score"], r["overall"]["ci"]) for r in rows])]
     charts += [bar_chart(f"{d.code} · {d.name}", [(label(r), r["dimensions"][i]["score"], r["dimensions"][i]["ci"]) for r in rows])
                for i, d in enumerate(dims)]
 
     site.write("index.html", "index.html", suite=suite, rows=rows, dims=dims, cats=cats, charts=charts,
-               has_vbench=bool(vb_by_model), has_v2=has_v2, vbench_unmatched=vb_unmatched, agreement=agreement,
-               runs=[{"model": r.model, "slug": s, "root": str(r.root), "judges": r.judges} for r, s in zip(runs, slugs)])
+               has_vbench=bool(vb_by_label), has_v2=has_v2, vbench_unmatched=vb_unmatched, agreement=agreement,
+               runs=[{"run": r.label, "model": r.model, "slug": s, "root": str(r.root), "judges": r.judges} for r, s in zip(runs, slugs)])
 
-    for run, slug in tqdm(list(zip(runs, slugs)), desc="report pages", unit="model", disable=None):
+    for run, slug in tqdm(list(zip(runs, slugs)), desc="report pages", unit="run", disable=None):
         _write_model(site, run, slug, suite, copy_videos)
     log.info("wrote %d pages to %s", site.n_pages, out)
     return out / "index.html"
@@ -267,10 +206,10 @@ def _write_model(site: _Site, run: RunResults, slug: str, suite: Suite, copy_vid
     page_dir = site.out / "models" / slug
     seeds_by_case: dict[str, set[int]] = {}
     for judge in run.judges:
-        for case, seed, _q in run.judgments[judge]:
-            seeds_by_case.setdefault(case, set()).add(seed)
-    for case, seed in run.generations:
-        seeds_by_case.setdefault(case, set()).add(seed)
+        for case_id, seed, _q in run.judgments[judge]:
+            seeds_by_case.setdefault(case_id, set()).add(seed)
+    for case_id, seed in run.generations:
+        seeds_by_case.setdefault(case_id, set()).add(seed)
     if run.run.videos_dir.is_dir():
         for case in suite.cases:
             for p in run.run.videos_dir.glob(f"{case.id}-s*.mp4"):
@@ -298,7 +237,7 @@ def _write_model(site: _Site, run: RunResults, slug: str, suite: Suite, copy_vid
             "scores": [run.scores[j]["cases"].get(c.id, {}).get("score") for j in run.judges],
             "n_invalid": sum(run.scores[j]["cases"].get(c.id, {}).get("n_invalid", 0) for j in run.judges),
         })
-    site.write(f"models/{slug}/index.html", "model.html", model=run.model, run_root=str(run.root), judges=run.judges,
+    site.write(f"models/{slug}/index.html", "model.html", label=run.label, model=run.model, run_root=str(run.root), judges=run.judges,
                judge_tables=judge_tables, cases=case_rows, manifest_generator=run.manifest.get("generator"))
 
     for i, c in enumerate(cases):
@@ -335,7 +274,7 @@ def _write_model(site: _Site, run: RunResults, slug: str, suite: Suite, copy_vid
                 "generation": {k: _text(v) for k, v in gen.items() if k not in ("case", "seed")},
             })
         site.write(
-            f"models/{slug}/{safe_name(c.id)}.html", "case.html", model=run.model, case=c, judges=run.judges, videos=videos,
+            f"models/{slug}/{safe_name(c.id)}.html", "case.html", label=run.label, model=run.model, case=c, judges=run.judges, videos=videos,
             dimension=suite.dimension(c.dimension),
             prev=f"{safe_name(cases[i - 1].id)}.html" if i > 0 else None,
             next=f"{safe_name(cases[i + 1].id)}.html" if i + 1 < len(cases) else None,

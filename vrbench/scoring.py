@@ -208,8 +208,9 @@ def aggregate(
             est.score = 100.0 * sums.sum() / counts.sum()
             if config.bootstrap_samples:
                 idx = rng.integers(0, len(cases), size=(config.bootstrap_samples, len(cases)))
-                boot[dim] = 100.0 * sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
-                est.ci = _interval(boot[dim], alpha)
+                samples = 100.0 * sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+                boot[dim] = samples
+                est.ci = _interval(samples, alpha)
         dim_est[dim] = est
         for c in cases:
             vs = sorted(per_case[c], key=lambda v: v.seed)
@@ -235,8 +236,9 @@ def aggregate(
         )
         if not est.missing_dimensions and dims:  # a mean over a subset would silently be another number
             est.score = float(np.mean([p.score for p in parts]))
-            if all(boot[d] is not None for d in dims):
-                est.ci = _interval(np.mean([boot[d] for d in dims], axis=0), alpha)
+            dim_samples = [boot[d] for d in dims]
+            if all(b is not None for b in dim_samples):
+                est.ci = _interval(np.mean(dim_samples, axis=0), alpha)  # type: ignore[arg-type]  # none is None here
         return est
 
     return Scores(

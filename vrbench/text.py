@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Function words, question openers and words every video question uses; they say nothing about
 # what a prompt or question is *about*.
@@ -19,6 +20,7 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'").lower()
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A crude suffix stripper: enough to match 'rolls', 'rolled', 'rolling' to 'roll'."""
     for suffix in ("ing", "ed", "es", "s"):
@@ -34,12 +36,13 @@ def words(text: str) -> list[str]:
     return _WORD.findall(normalize(text))
 
 
-def content_words(text: str) -> set[str]:
+@lru_cache(maxsize=1 << 14)  # the linter asks for the same texts many times
+def content_words(text: str) -> frozenset[str]:
     """Stemmed words of ``text`` that carry meaning (stop words removed)."""
-    return {stem(w) for w in words(text) if w not in STOP_WORDS and not w.isdigit()}
+    return frozenset(stem(w) for w in words(text) if w not in STOP_WORDS and not w.isdigit())
 
 
-def jaccard(a: set[str], b: set[str]) -> float:
+def jaccard(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float:
     if not a and not b:
         return 0.0
     return len(a & b) / len(a | b)
@@ -62,13 +65,14 @@ def tfidf_cosine_pairs(texts: list[str], threshold: float) -> list[tuple[float, 
         v = {w: math.log(n / df[w]) for w in d}
         norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
         vectors.append({w: x / norm for w, x in v.items()})
-    out = []
-    for i in range(n):
-        vi = vectors[i]
-        for j in range(i + 1, n):
-            vj = vectors[j]
-            small, large = (vi, vj) if len(vi) <= len(vj) else (vj, vi)
-            sim = sum(x * large.get(w, 0.0) for w, x in small.items())
-            if sim >= threshold:
-                out.append((sim, i, j))
-    return sorted(out, reverse=True)
+    # dot products through an inverted index: only pairs that share a word are ever touched
+    postings: dict[str, list[tuple[int, float]]] = {}
+    for i, v in enumerate(vectors):
+        for w, x in v.items():
+            postings.setdefault(w, []).append((i, x))
+    dots: dict[tuple[int, int], float] = {}
+    for docs_with_word in postings.values():
+        for a, (i, x) in enumerate(docs_with_word):
+            for j, y in docs_with_word[a + 1:]:
+                dots[(i, j)] = dots.get((i, j), 0.0) + x * y
+    return sorted(((sim, i, j) for (i, j), sim in dots.items() if sim >= threshold), reverse=True)

@@ -146,7 +146,7 @@ def total_scores_v2(dims: Mapping[str, float]) -> dict:
         cat: None if any(d in missing for d in names) else sum(dims[d] for d in names) / len(names)
         for cat, names in V2_CATEGORIES.items()
     }
-    total = None if missing else sum(categories.values()) / len(categories)
+    total = None if missing else sum(v for v in categories.values() if v is not None) / len(categories)
     return {"total": total, "categories": categories, "missing": missing}
 
 

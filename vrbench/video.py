@@ -7,6 +7,7 @@ pixel formats and frame timestamps.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,8 @@ import numpy as np
 
 from .errors import VRBenchError
 from .files import atomic_output
+
+log = logging.getLogger(__name__)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -121,10 +124,14 @@ def sample_frames(path: str | Path, num_frames: int = 16, max_pixels: int | None
             # so the one line below is the only report
             with av.open(str(path)):
                 pass
-            reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
-            total, fps = len(reader), float(reader.get_avg_fps())
-            idx = uniform_indices(total, num_frames)
-            images = reader.get_batch(idx).asnumpy()
+            try:
+                reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
+                total, fps = len(reader), float(reader.get_avg_fps())
+                idx = uniform_indices(total, num_frames)
+                images = reader.get_batch(idx).asnumpy()
+            except Exception as e:  # decord fails on some files FFmpeg reads (e.g. H.264 16 or 48 pixels wide)
+                log.debug("%s: decord failed (%s); decoding with PyAV", path, e)
+                images, idx, fps, total = _sample_with_pyav(path, num_frames)
         else:
             images, idx, fps, total = _sample_with_pyav(path, num_frames)
     except VRBenchError:

@@ -16,13 +16,13 @@ from .. import __version__
 from ..errors import SuiteError, VRBenchError
 
 # One module per command, named after it; this order is the order of `vrbench --help`.
-COMMAND_MODULES = ("run", "demo", "generate", "judge", "score", "report", "agreement", "vbench", "list", "suite")
+COMMAND_MODULES = ("run", "demo", "generate", "judge", "score", "report", "export", "agreement", "vbench", "list", "suite")
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line that points at ``--help`` (not the whole usage block)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):  # type: ignore[override,unused-ignore]  # argparse's stub says NoReturn
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 

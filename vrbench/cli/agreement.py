@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from ..errors import VRBenchError
-from .common import write_json
+from .common import read_runs, write_json
 
 
 def cmd_agreement(args) -> int:
-    from ..agreement import all_agreements, read_human_labels
+    from ..agreement import all_agreements
     from ..console import table
-    from ..report import load_runs
-    from ..runstore import suite_for_runs
 
-    suite = suite_for_runs(args.run_dirs, args.suite)
-    labels = read_human_labels(args.human) if args.human else None
-    runs = load_runs(args.run_dirs, suite)
+    suite, labels, runs = read_runs(args)
     judges = sorted({j for r in runs for j in r.judges})
     if not judges:
         raise VRBenchError("no run has judgments: run `vrbench judge` first")
@@ -24,7 +20,7 @@ def cmd_agreement(args) -> int:
 
     def tau(r: dict) -> str:
         if r["tau_b"] is None:
-            return "— (needs 2+ models with distinct scores)"
+            return "— (needs 2+ runs with distinct scores)"
         ci = f" [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]" if r["ci"] else ""
         return f"{r['tau_b']:.3f}{ci}"
 
@@ -40,7 +36,7 @@ def cmd_agreement(args) -> int:
         rows.append([f"{a['judge']} vs humans", a["ranking"]["n_models"], tau(a["ranking"]), *questions(a.get("questions"))])
     for a in result["judges"]:
         rows.append([f"{a['judges'][0]} vs {a['judges'][1]}", a["ranking"]["n_models"], tau(a["ranking"]), *questions(a["questions"])])
-    print(table(["raters", "models", "Kendall tau-b [95% CI]", "accuracy", "kappa", "answers"], rows))
+    print(table(["raters", "runs", "Kendall tau-b [95% CI]", "accuracy", "kappa", "answers"], rows))
     for a in result["human"]:
         for e in a.get("excluded") or []:
             print(f"note: {a['judge']} vs humans leaves out {e}")
@@ -51,10 +47,12 @@ def cmd_agreement(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("agreement", help="judge-vs-human and judge-vs-judge agreement",
-                       description="Kendall's tau-b between model rankings (with a bootstrap CI), and question-level accuracy "
-                                   "and Cohen's kappa, for every judge against human labels and for every pair of judges.")
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (one per model)")
-    p.add_argument("--human", metavar="FILE", help="human labels CSV: model,case,question,answer[,seed] or model,score")
+                       description="Kendall's tau-b between rankings of runs (with a bootstrap CI), and question-level accuracy "
+                                   "and Cohen's kappa, for every judge against human labels and for every pair of judges. "
+                                   "A run is named by its label: run.json's label (`vrbench generate --label`), else its folder's name.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (several runs of one model may be compared; each needs its own label)")
+    p.add_argument("--human", metavar="FILE", help="human labels CSV: run,case,question,answer[,seed] or run,score, where run is a run's label "
+                                                   "(the column may be called model)")
     p.add_argument("--suite", metavar="PATH", help="suite directory (default: the bundled VR-Bench)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default: 1000)")
     p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="bootstrap random seed (default: 0)")

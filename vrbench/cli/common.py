@@ -39,3 +39,14 @@ def write_json(path: str | None, obj) -> None:
         atomic_write_json(Path(path), obj)
         print(f"wrote {path}")
 
+
+def read_runs(args):
+    """The suite, the human labels (``--human``, if given) and the runs of ``args.run_dirs``: everything the
+    report and agreement read, read before either writes anything."""
+    from ..agreement import read_human_labels
+    from ..results import load_runs
+    from ..runstore import suite_for_runs
+
+    suite = suite_for_runs(args.run_dirs, args.suite)  # the suite the runs recorded (v1.0 runs: v1.0)
+    labels = read_human_labels(args.human) if args.human else None
+    return suite, labels, load_runs(args.run_dirs, suite)

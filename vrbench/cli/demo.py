@@ -16,7 +16,8 @@ DEMO_JUDGE = "tiny-qwen-vl"
 
 
 def cmd_demo(args) -> int:
-    from ..report import build_site, load_runs
+    from ..report import build_site
+    from ..results import load_runs
     from ..suite import load_suite
 
     suite = load_suite(args.suite)

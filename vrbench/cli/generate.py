@@ -40,7 +40,7 @@ def generate_videos(args):
     summary = generate_run(
         out_dir(args), args.model, options=generator_options(args), cases=args.cases, seeds=args.seeds,
         limit=args.limit, suite_path=args.suite, shard=current_shard(args.shard), overwrite=args.overwrite,
-        progress=not args.no_progress,
+        progress=not args.no_progress, label=getattr(args, "label", None),
     )
     print(summary.line())
     for case_id, seed, error in summary.failed[:20]:
@@ -81,6 +81,8 @@ def add_generation_options(p: argparse.ArgumentParser, model_required: bool = Tr
     p.add_argument("--seeds", type=int, default=1, metavar="N", help="videos per case, seeds 0..N-1 (default: 1)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N selected cases")
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<model>)")
+    p.add_argument("--label", metavar="NAME", help="the run's name in reports, agreement and exports (default: the run "
+                                                   "folder's name); stored in run.json")
     p.add_argument("--suite", metavar="PATH", help="suite directory (default: the bundled VR-Bench)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -29,8 +29,8 @@ def cmd_list(args) -> int:
                 print(json.dumps(c.to_dict(), ensure_ascii=False))
         else:
             width = 90
-            rows = [[c.id, c.category, c.prompt if len(c.prompt) <= width else c.prompt[: width - 1] + "…"] for c in cases]
-            print(table(["case", "category", "prompt"], rows, "lll"))
+            case_rows = [[c.id, c.category, c.prompt if len(c.prompt) <= width else c.prompt[: width - 1] + "…"] for c in cases]
+            print(table(["case", "category", "prompt"], case_rows, "lll"))
             print(f"{len(cases)} of {len(suite.cases)} cases, suite {suite.name} {suite.version}")
     return 0
 

@@ -11,7 +11,8 @@ from .score import add_scoring_options, scoring_config
 
 
 def judge_and_score(args, run_dir: Path, judge_opts: dict, config) -> None:
-    """Judge and score a complete run; under a lock, so the last of several shards does it exactly once."""
+    """Judge and score a complete run (called by the one process that completed it; the lock guards against a
+    `vrbench judge` started by hand at the same time)."""
     from ..console import scores_table
     from ..runstore import RunDir, run_lock, suite_for_run, update_manifest
     from ..stages.generate import utc_now
@@ -40,8 +41,9 @@ def judge_and_score(args, run_dir: Path, judge_opts: dict, config) -> None:
 def cmd_run(args) -> int:
     judge_opts, config = judge_options(args), scoring_config(args)  # bad judge settings fail before generating
     summary = generate_videos(args)
-    if not summary.complete:
-        print("other shards are still generating; the last one to finish judges and scores the run")
+    if not summary.judge_here:  # several ranks or shards: exactly one judges and scores, the one that completed the run
+        print("other shards are still generating; the last one to finish judges and scores the run" if not summary.complete
+              else "another process (the one that finished the run) judges and scores it")
         return exit_status(summary)
     judge_and_score(args, summary.run_dir, judge_opts, config)
     return exit_status(summary)

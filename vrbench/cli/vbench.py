@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .common import write_json
 
 
@@ -15,7 +17,7 @@ def cmd_vbench_import(args) -> int:
     from ..vbench import BENCHMARK_NAMES, I2V_NORMALIZATION, T2V_NORMALIZATION, V2_CATEGORIES, V2_DIMENSIONS, VBENCH, VBENCH2, VBENCH_I2V, read_vbench_sources
 
     # per benchmark: its score columns (header, key into totals()) and how many dimensions it has
-    layouts = {
+    layouts: dict[str, tuple[list[tuple[str, Any]], int]] = {
         VBENCH: ([("Total", "total"), ("Quality", "quality"), ("Semantic", "semantic")], len(T2V_NORMALIZATION)),
         VBENCH2: ([("Total", "total")] + [(c.replace("_", " ").title(), ("categories", c)) for c in V2_CATEGORIES], len(V2_DIMENSIONS)),
         VBENCH_I2V: ([("Total", "total"), ("I2V", "i2v"), ("Quality", "quality")], len(I2V_NORMALIZATION)),

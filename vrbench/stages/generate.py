@@ -33,7 +33,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -74,7 +74,7 @@ class Shard:
         return shard
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Shard:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Shard:
         """This process's share under torchrun / accelerate launch (RANK, WORLD_SIZE); the whole if unset."""
         env = os.environ if env is None else env
         try:
@@ -102,10 +102,31 @@ def current_shard(option: str | None = None) -> Shard:
     return Shard.from_env().within(outer)
 
 
-def append_row(run: RunDir, row: dict) -> None:
-    """Append one generations.jsonl row under the run lock (ranks and shards append to the same file)."""
+def append_row(run: RunDir, row: dict) -> int:
+    """Append one generations.jsonl row under the run lock (ranks and shards append to the same file); return
+    the file's size just after it (so a process can tell later whether its row is still the last one)."""
     with run_lock(run.root):
         append_jsonl(run.generations_file, [row])
+        return run.generations_file.stat().st_size
+
+
+def _file_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def is_judging_process(*, complete: bool, size_now: int, my_last_row_end: int | None, size_at_start: int,
+                       shard_index: int) -> bool:
+    """Whether this process, among all the ranks and shards that generate one run, judges and scores it.
+
+    Exactly one does: the one whose row is the file's last (it completed the run), or, when no process
+    wrote a row (a rerun of a finished run), shard 0. A process that wrote nothing while another wrote
+    during its lifetime leaves it to that one. Decided under the run lock, from the file alone.
+    """
+    if not complete:
+        return False
+    if my_last_row_end is not None:
+        return size_now == my_last_row_end
+    return size_now == size_at_start and shard_index == 0
 
 
 def git_commit() -> dict[str, Any] | None:
@@ -127,7 +148,7 @@ def git_commit() -> dict[str, Any] | None:
 
 def environment() -> dict[str, Any]:
     """Library versions that can change pixels (read from package metadata; nothing is imported)."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("torch", "diffusers", "transformers", "av"):
         try:
             versions[pkg] = version(pkg)
@@ -193,7 +214,8 @@ def _discard_outputs(run: RunDir) -> None:
 
 
 def prepare_run(run: RunDir, generator_name: str, signature: dict, suite_info: dict, cases: Sequence[str],
-                seeds: Sequence[int], overwrite: bool = False, called: dict[str, Any] | None = None) -> dict:
+                seeds: Sequence[int], overwrite: bool = False, called: dict[str, Any] | None = None,
+                label: str | None = None) -> dict:
     """Write (or extend) run.json before any video; refuse a different generator signature.
 
     ``called`` (see :func:`invocation`) is appended to ``invocations``; the first call's provenance
@@ -219,6 +241,8 @@ def prepare_run(run: RunDir, generator_name: str, signature: dict, suite_info: d
                              "environment": called["environment"]})
         manifest["suite"] = suite_info
         manifest["generator"] = ours
+        if label is not None:
+            manifest["label"] = label
         manifest["cases"] = sorted(set(manifest.get("cases") or []) | set(cases))
         manifest["seeds"] = sorted(set(manifest.get("seeds") or []) | set(seeds))
         manifest.setdefault("invocations", []).append(called)
@@ -241,6 +265,8 @@ class GenerationSummary:
     failed: list[tuple[str, int, str]] = field(default_factory=list)  # (case, seed, error)
     seconds: float = 0.0
     complete: bool = False  # every selected pair (all shards) has a row: a video or an error
+    judge_here: bool = False  # this process is the one (of all ranks and shards) to judge and score the run
+    last_row_end: int | None = field(default=None, repr=False)  # generations.jsonl's size after our last row
 
     def line(self) -> str:
         parts = [f"{self.made} made", f"{self.skipped} already done"]
@@ -303,12 +329,14 @@ def generate_run(
     overwrite: bool = False,
     progress: bool = True,
     generator=None,
+    label: str | None = None,
 ) -> GenerationSummary:
     """Generate the videos of a run (or of this process's shard of it); see the module docstring.
 
     ``cases`` are selectors (``ETV``, ``HL-Comm``, ``ETV-07``); ``seeds`` is a count (seeds 0..N-1) or
     explicit seeds; ``limit`` keeps the first N selected cases. ``generator`` may be a ready instance
-    (its ``signature()`` is still recorded under ``model``).
+    (its ``signature()`` is still recorded under ``model``). ``label`` names the run downstream (report,
+    agreement, exports; default: the run folder's name) and is stored in run.json.
     """
     from tqdm.auto import tqdm
 
@@ -322,7 +350,10 @@ def generate_run(
         raise VRBenchError(f"--seeds: expected a positive count, got {seeds}")
     if limit is not None and limit < 1:
         raise VRBenchError(f"--limit: expected a positive number, got {limit}")
+    if label is not None and (not label.strip() or label != label.strip() or "\n" in label):
+        raise VRBenchError(f"--label: expected a non-empty name without surrounding spaces, got {label!r}")
     check_writable(run.root)
+    size_at_start = _file_size(run.generations_file)
     suite = suite_for_run(run, suite_path)
     selected: list[Case] = suite.select(cases)[:limit]
     if not selected:
@@ -331,7 +362,7 @@ def generate_run(
     signature = gen.signature()
     shard = shard or Shard()
     prepare_run(run, model, signature, suite.info(), [c.id for c in selected], seed_list, overwrite,
-                invocation(started, shard))
+                invocation(started, shard), label=label)
     by_id = {c.id: c for c in selected}
     pairs: list[Pair] = [(c.id, s) for c in selected for s in seed_list]
     mine = shard.take(pairs)
@@ -340,12 +371,14 @@ def generate_run(
 
     # A video renamed into place just before a crash has no row: adopt it (it is complete, written atomically).
     recovered = [p for p in mine if p not in done and run.video_path(*p).is_file()]
+    last_row_end = None
     for case_id, seed in recovered:
-        append_row(run, {**_video_row(run, model, case_id, seed, None), "recovered": True})
+        last_row_end = append_row(run, {**_video_row(run, model, case_id, seed, None), "recovered": True})
         done.add((case_id, seed))
     todo = [p for p in mine if p not in done]
     _remove_stale_temp_files(run, todo)
-    summary = GenerationSummary(run.root, len(pairs), len(mine), len(mine) - len(todo) - len(recovered), 0, len(recovered))
+    summary = GenerationSummary(run.root, len(pairs), len(mine), len(mine) - len(todo) - len(recovered), 0, len(recovered),
+                                last_row_end=last_row_end)
     if todo:
         log.info("generating %d videos with %s into %s (shard %s)", len(todo), model, run.root, shard)
         owns_generator = generator is None
@@ -366,8 +399,12 @@ def generate_run(
         log.info("nothing to generate: all %d videos of this shard exist in %s", len(mine), run.root)
 
     summary.seconds = time.monotonic() - t0
-    latest = latest_generations(run.root)
-    summary.complete = all(p in latest for p in pairs)
+    with run_lock(run.root):  # ranks finishing together decide one after the other
+        latest = latest_generations(run.root)
+        summary.complete = all(p in latest for p in pairs)
+        summary.judge_here = is_judging_process(complete=summary.complete, size_now=_file_size(run.generations_file),
+                                                my_last_row_end=summary.last_row_end, size_at_start=size_at_start,
+                                                shard_index=shard.index)
     key = "generate" if shard.count == 1 else f"generate[{shard}]"
 
     def record(manifest: dict) -> None:
@@ -401,12 +438,12 @@ def _generate_batch(gen, run: RunDir, model: str, batch: list[tuple[Case, int]],
         summary.failed.append((case_id, seed, str(e)))
         previous = latest.get((case_id, seed))
         if not (previous and previous.get("error") == str(e)):  # the same failure again adds no row
-            append_row(run, _error_row(model, case_id, seed, str(e)))
+            summary.last_row_end = append_row(run, _error_row(model, case_id, seed, str(e)))
         return
     if len(results) != len(requests):
         raise RuntimeError(f"generator {model} returned {len(results)} videos for {len(requests)} requests")
     seconds = (time.monotonic() - t0) / len(requests)
     for req, video in zip(requests, results):
         write_video(run.video_path(req.case_id, req.seed), video.frames, video.fps)
-        append_row(run, _video_row(run, model, req.case_id, req.seed, seconds, video.info))
+        summary.last_row_end = append_row(run, _video_row(run, model, req.case_id, req.seed, seconds, video.info))
         summary.made += 1

@@ -28,13 +28,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..answers import INVALID
 from ..errors import VRBenchError
 from ..files import append_jsonl, atomic_write_bytes, iter_jsonl
 from ..runstore import RunDir, expected_pairs, latest_generations, run_file, run_lock, suite_for_run, update_manifest
 from ..video import probe_video, sha256_file
+
+if TYPE_CHECKING:
+    from ..judge_cache import JudgeCache
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +265,8 @@ class _Stage:
                  max_failures: int, progress: bool):
         self.judge, self.path, self.done, self.signature = judge, path, done, signature
         self.concurrency, self.max_failures, self.progress = concurrency, max_failures, progress
-        self.cache = None
+        self.cache: JudgeCache | None = None
+        self._preflight_done = False  # the run's first question was answered (see _judge_video)
         self.tally = _Tally()
         self.loaded = False
         self._streak: tuple[str | None, int] = (None, 0)  # (failure kind, how many in a row)
@@ -365,6 +369,7 @@ class _Stage:
 
         sha, problem = None, v.problem
         if problem is None:
+            assert v.path is not None  # a video without a problem has a file
             try:
                 sha = await asyncio.to_thread(sha256_file, v.path)
             except OSError as e:
@@ -375,7 +380,7 @@ class _Stage:
         for qid, text in v.questions:
             hit = self.cache.get(keys[qid]) if (self.cache is not None and sha) else None
             if hit is not None:  # a field an older cache did not keep is null in the row, never missing
-                fields = {k: hit.get(k) for k in ANSWER_FIELDS}
+                fields: dict[str, Any] = {k: hit.get(k) for k in ANSWER_FIELDS}
                 self._keep(judgment_row(v.case, v.seed, qid, **fields, video_sha256=sha, cached=True))
                 self.tally.cached += 1
             else:
@@ -384,6 +389,7 @@ class _Stage:
             return
         video = None
         if problem is None:
+            assert v.path is not None  # a video without a problem has a file
             try:  # check it is a video before any of its bytes go to a judge
                 await asyncio.to_thread(probe_video, v.path)
                 await self._load()

@@ -60,13 +60,13 @@ def score_run(run_dir: str | Path, judge: str, config: ScoringConfig = ScoringCo
     if not scored:
         raise VRBenchError(f"{path}: no judgment rows to score")
 
-    expected = {d: len(cs) for d, cs in suite.cases_by_dimension().items()}
+    cases_expected = {d: len(cs) for d, cs in suite.cases_by_dimension().items()}
     scores = aggregate(
         scored,
         [d.code for d in suite.dimensions],
         {c.code: c.dimensions for c in suite.categories},
         config,
-        expected_cases=expected,
+        expected_cases=cases_expected,
     )
     manifest = run.read_manifest() or {}
     generated = latest_generations(run.root)
