@@ -99,7 +99,7 @@ def _resize_to_max_pixels(images: np.ndarray, max_pixels: int | None) -> np.ndar
 
     scale = (max_pixels / (h * w)) ** 0.5
     size = (max(1, int(w * scale)), max(1, int(h * scale)))
-    return np.stack([np.asarray(Image.fromarray(im).resize(size, Image.BICUBIC)) for im in images])
+    return np.stack([np.asarray(Image.fromarray(im).resize(size, Image.Resampling.BICUBIC)) for im in images])
 
 
 def sample_frames(path: str | Path, num_frames: int = 16, max_pixels: int | None = None) -> SampledFrames:
