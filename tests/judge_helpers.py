@@ -43,3 +43,15 @@ def make_run(root: Path, case_ids: list[str], seeds=(0,), failed: list[str] = ()
 
 def read_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def square_x(image: np.ndarray) -> float | None:
+    """Where the red square of ``moving_square`` is across a frame (mean column), None when it is not there."""
+    red = (image[..., 0] > 150) & (image[..., 1] < 120)
+    cols = np.nonzero(red.any(axis=0))[0]
+    return float(cols.mean()) if len(cols) else None
+
+
+def blue_level(image: np.ndarray) -> float:
+    """The background's blue level, which ``moving_square`` sets from its seed (25 per step)."""
+    return float(np.median(image[..., 2]))

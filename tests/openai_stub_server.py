@@ -274,3 +274,22 @@ def _log(p: float) -> float:
     import math
 
     return math.log(p)
+
+
+def images_of(body: dict) -> list:
+    """The frames a chat request carries as ``data:image/jpeg;base64`` parts, decoded (uint8 H x W x 3), in order."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    out = []
+    for message in body["messages"]:
+        content = message["content"]
+        for part in content if isinstance(content, list) else []:
+            url = (part.get("image_url") or {}).get("url", "") if part.get("type") == "image_url" else ""
+            if url.startswith("data:image/"):
+                data = base64.b64decode(url.split(",", 1)[1])
+                out.append(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+    return out

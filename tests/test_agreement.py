@@ -222,3 +222,34 @@ def test_two_runs_of_one_model_are_ranked_apart(tmp_path):
         assert ranking["n_models"] == 3
         assert {m["run"]: m["model"] for m in ranking["models"]} == {"wan-a": "wan2.1-t2v-14b", "wan-b": "wan2.1-t2v-14b", "cog": "cogvideox-5b"}
     assert result["human"][0]["ranking"]["tau_b"] == pytest.approx(1.0)
+
+
+def test_labelled_runs_not_given_are_skipped_with_a_note(runs, tmp_path, capsys):
+    """A label file may cover more runs than a report shows: those are left out, in one line per rater pair."""
+    human = write_csv(tmp_path / "human.csv", [["run", "score"], ["alpha", 9], ["delta", 1], ["beta", 3], ["gamma", 5], ["omega", 2]])
+    assert main(["agreement", *map(str, runs), "--human", str(human), "--bootstrap", "20", "--json", str(tmp_path / "a.json")]) == 0
+    out = capsys.readouterr().out
+    note = "2 labelled runs not among the runs given, skipped: delta, omega"
+    assert f"note: judge-a vs humans leaves out {note}" in out.splitlines()
+    a = json.loads((tmp_path / "a.json").read_text())["human"][0]
+    assert a["excluded"] == [note] and a["ranking"]["n_models"] == 3
+    assert a["ranking"]["tau_b"] == pytest.approx(brute_tau_b([m["a"] for m in a["ranking"]["models"]], [9, 3, 5]))
+
+    rows = [["run", "case", "question", "answer"]] + [[name, "DRF-01", "Q1", "yes"] for name in ("alpha", "beta", "delta")]
+    per_question = write_csv(tmp_path / "questions.csv", rows)
+    assert main(["agreement", *map(str, runs), "--human", str(per_question), "--bootstrap", "20", "--json", str(tmp_path / "q.json")]) == 0
+    q = json.loads((tmp_path / "q.json").read_text())["human"][0]
+    assert q["excluded"] == ["1 labelled run not among the runs given, skipped: delta"]
+    assert q["questions"]["n"] + q["questions"]["n_invalid"] == 2
+
+    site = tmp_path / "site"
+    assert main(["report", *map(str, runs[:2]), "--out", str(site), "--human", str(human), "--bootstrap", "20"]) == 0
+    assert "Left out: 3 labelled runs not among the runs given, skipped: delta, gamma, omega." in (site / "index.html").read_text()
+
+
+def test_a_label_file_naming_none_of_the_runs_is_an_error(runs, tmp_path):
+    path = write_csv(tmp_path / "human.csv", [["run", "case", "question", "answer"], ["delta", "DRF-01", "Q1", "yes"], ["omega", "DRF-01", "Q1", "no"]])
+    proc = cli("agreement", *map(str, runs), "--human", str(path), "--bootstrap", "10")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"vrbench: error: {path}:2: run: no run labelled 'delta' (runs: alpha, beta, gamma); "
+                                  "no run the file labels is among the runs given"), proc.stderr

@@ -20,12 +20,12 @@ REPO = Path(__file__).resolve().parent.parent
 LAYERS: list[set[str]] = [
     {"vrbench", "vrbench.errors"},
     {"vrbench.text", "vrbench.console", "vrbench.options", "vrbench.answers", "vrbench.files", "vrbench.registry"},
-    {"vrbench.suite", "vrbench.video", "vrbench.scoring", "vrbench.vbench"},
+    {"vrbench.suite", "vrbench.video", "vrbench.scoring", "vrbench.significance", "vrbench.vbench"},
     {"vrbench.runstore", "vrbench.judge_messages"},
     {"vrbench.generator", "vrbench.judge", "vrbench.judge_cache"},  # the interfaces plugins implement
     {"vrbench.stages", "vrbench.stages.generate"},
     {"vrbench.stages.judge"},
-    {"vrbench.stages.score"},
+    {"vrbench.stages.score", "vrbench.audit"},  # the audit reads what the judge stage reads and uses its machinery
     {"vrbench.results"},
     {"vrbench.report", "vrbench.agreement"},
     {"vrbench.cli"},

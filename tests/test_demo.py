@@ -28,3 +28,11 @@ def test_demo(tmp_path, capsys):
     assert all((r["answer"] == "yes") == (r["p_yes"] >= 0.5) for r in rows)  # the answer is the likelier one
     by_dimension = {code: d["score"] for code, d in scores["dimensions"].items()}
     assert len(by_dimension) == 8 and len(set(by_dimension.values())) > 1 and scores["overall"]["score"] > 0, by_dimension
+    # the demo's report shows every feature: the leaderboard with its rank, the significance page, the judge audit
+    assert "questions on control clips" in text
+    site = out / "report"
+    assert (site / "significance.html").is_file() and 'href="significance.html"' in (site / "index.html").read_text()
+    run_page = next((site / "models").glob("*/index.html"))
+    assert 'href="audit-tiny-qwen-vl.html"' in run_page.read_text()
+    audit = json.loads((out / "audit" / "tiny-qwen-vl.json").read_text())
+    assert set(audit["controls"]) == {"static", "reversed", "shuffled", "swapped"}

@@ -140,27 +140,32 @@ def column(b: Chromium, index: int) -> list[str]:
 def test_leaderboard_renders_and_sorts(browser, site):  # noqa: F811
     browser.goto((site / "index.html").as_uri())
     headers = browser.eval("Array.from(document.querySelectorAll('#leaderboard thead th')).map(th => th.textContent.trim())")
-    assert headers[:4] == ["Run", "Model", "Judge", "Overall"] and "CAC" in headers and "VBench Total" in headers
+    assert headers[:5] == ["Rank", "Run", "Model", "Judge", "Overall"] and "CAC" in headers and "VBench Total" in headers
     assert browser.eval("document.querySelectorAll('#leaderboard tbody tr').length") == 2
     assert browser.eval("getComputedStyle(document.querySelector('#leaderboard th')).cursor") == "pointer"  # the CSS loaded
     assert browser.eval("document.querySelectorAll('svg .bar').length") == 9 * 2
 
-    first = column(browser, 0)
+    first = column(browser, 1)
     assert first[0] == "good-model"  # the run's label; built sorted by overall, best first
-    assert column(browser, 1)[0] == "good-generator"  # its model
-    browser.click("#leaderboard thead th:nth-child(4)")  # Overall: numbers sort high to low first...
-    assert column(browser, 0) == first
-    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(4)').getAttribute('aria-sort')") == "descending"
-    browser.click("#leaderboard thead th:nth-child(4)")  # ...then low to high
-    assert column(browser, 0) == first[::-1]
-    overall = [float(v.split("[")[0]) for v in column(browser, 3)]
+    assert column(browser, 2)[0] == "good-generator"  # its model
+    assert column(browser, 0) == ["1[1, 1]", "2[2, 2]"]  # rank and its interval
+    browser.click("#leaderboard thead th:nth-child(5)")  # Overall: numbers sort high to low first...
+    assert column(browser, 1) == first
+    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(5)').getAttribute('aria-sort')") == "descending"
+    browser.click("#leaderboard thead th:nth-child(5)")  # ...then low to high
+    assert column(browser, 1) == first[::-1]
+    overall = [float(v.split("[")[0]) for v in column(browser, 4)]
     assert overall == sorted(overall)
-    browser.click("#leaderboard thead th:nth-child(1)")  # run labels A-Z
-    names = column(browser, 0)
+    browser.click("#leaderboard thead th:nth-child(1)")  # Rank: best (1) first, then the other way
+    assert column(browser, 1) == first
+    browser.click("#leaderboard thead th:nth-child(1)")
+    assert column(browser, 1) == first[::-1]
+    browser.click("#leaderboard thead th:nth-child(2)")  # run labels A-Z
+    names = column(browser, 1)
     assert names == sorted(names, key=str.lower)
 
     # the hostile label and model name are text, not markup, and ran nothing
-    assert any("<script>" in n for n in names) and any("<script>" in n for n in column(browser, 1))
+    assert any("<script>" in n for n in names) and any("<script>" in n for n in column(browser, 2))
     assert browser.eval("document.querySelectorAll('script').length") == 1
     assert not [e for e in browser.events if e.get("method") in ("Page.javascriptDialogOpening", "Runtime.exceptionThrown")]
 
@@ -178,13 +183,18 @@ def partial_site(tmp_path_factory):
 
 def test_undefined_overall_is_last_on_load_and_after_sorting(browser, partial_site):
     browser.goto((partial_site / "index.html").as_uri())
-    assert column(browser, 0) == ["high", "low", "partial"]  # as built
-    browser.click("#leaderboard thead th:nth-child(4)")
-    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(4)').getAttribute('aria-sort')") == "descending"
-    assert column(browser, 0) == ["high", "low", "partial"]
-    browser.click("#leaderboard thead th:nth-child(4)")
-    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(4)').getAttribute('aria-sort')") == "ascending"
-    assert column(browser, 0) == ["low", "high", "partial"]
+    assert column(browser, 1) == ["high", "low", "partial"]  # as built
+    assert column(browser, 0)[2] == "—"  # no overall score, no rank
+    browser.click("#leaderboard thead th:nth-child(5)")
+    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(5)').getAttribute('aria-sort')") == "descending"
+    assert column(browser, 1) == ["high", "low", "partial"]
+    browser.click("#leaderboard thead th:nth-child(5)")
+    assert browser.eval("document.querySelector('#leaderboard thead th:nth-child(5)').getAttribute('aria-sort')") == "ascending"
+    assert column(browser, 1) == ["low", "high", "partial"]
+    browser.click("#leaderboard thead th:nth-child(1)")  # by rank, best first; the unranked run stays last both ways
+    assert column(browser, 1) == ["high", "low", "partial"]
+    browser.click("#leaderboard thead th:nth-child(1)")
+    assert column(browser, 1) == ["low", "high", "partial"]
 
 
 def test_case_page_video_loads_from_disk(browser, site):  # noqa: F811
@@ -211,3 +221,15 @@ def test_nothing_is_fetched_from_the_network(browser, site):  # noqa: F811
     urls = [e["params"]["request"]["url"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"]
     assert urls, "no requests were recorded"
     assert all(u.startswith(("file://", "about:", "data:")) for u in urls), [u for u in urls if not u.startswith("file://")]
+
+
+def test_significance_page_opens_from_the_leaderboard(browser, site):  # noqa: F811
+    browser.goto((site / "index.html").as_uri())
+    browser.events = [e for e in browser.events if e.get("method") != "Page.loadEventFired"]
+    browser.click("a[href='significance.html']")
+    browser.wait_for("Page.loadEventFired")
+    assert browser.eval("location.pathname").endswith("/significance.html")
+    cells = browser.eval("Array.from(document.querySelectorAll('table.matrix tbody td')).map(td => td.textContent.trim())")
+    assert cells == ["—", "1.00", "0.00", "—"]  # good-model beats the other run in every resample
+    assert browser.eval("getComputedStyle(document.querySelector('table.matrix td.sure')).backgroundColor") != "rgba(0, 0, 0, 0)"
+    assert browser.eval("document.querySelectorAll('script').length") == 1

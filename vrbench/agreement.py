@@ -300,10 +300,24 @@ def _runs_by_label(runs: Sequence[RunResults], judge: str) -> dict[str, RunResul
     return out
 
 
-def _check_run(runs: Sequence[RunResults], label: str, where: str) -> None:
+def _runs_not_given(runs: Sequence[RunResults], labels: HumanLabels) -> list[str]:
+    """The labelled runs that are not among ``runs`` (they are skipped, with a note); an error when none
+    of the file's runs is among them, naming the first line (the file likely names other runs)."""
     known = sorted({r.label for r in runs})
-    if label not in known:
-        raise VRBenchError(f"{where}: no run labelled {label!r} (runs: {', '.join(known) or 'none'})")
+    lines = {k[0]: line for k, (_, line) in labels.answers.items()} if labels.kind == "question" else \
+        {run: line for run, (_, line) in labels.scores.items()}
+    missing = sorted(set(lines) - set(known))
+    if missing and len(missing) == len(lines):
+        first = min(missing, key=lambda m: lines[m])
+        raise VRBenchError(f"{labels.path}:{lines[first]}: {labels.column}: no run labelled {first!r} (runs: {', '.join(known) or 'none'}); "
+                           "no run the file labels is among the runs given")
+    return missing
+
+
+def _not_given_note(missing: Sequence[str]) -> list[str]:
+    if not missing:
+        return []
+    return [f"{len(missing)} labelled run{'s' if len(missing) > 1 else ''} not among the runs given, skipped: {', '.join(missing)}"]
 
 
 def _name_models(ranking: dict, runs: Sequence[RunResults]) -> dict:
@@ -322,9 +336,11 @@ def judge_vs_human(
     by_label = _runs_by_label(runs, judge)
     out: dict = {"judge": judge, "human_file": str(labels.path), "kind": labels.kind}
     if labels.kind == "run":
-        judge_scores, excluded = {}, []
-        for label, (_, line) in labels.scores.items():
-            _check_run(runs, label, f"{labels.path}:{line}: {labels.column}")
+        not_given = _runs_not_given(runs, labels)
+        judge_scores, excluded = {}, _not_given_note(not_given)
+        for label in labels.scores:
+            if label in not_given:
+                continue
             if label not in by_label:
                 excluded.append(f"{label} (not judged by {judge})")
                 continue
@@ -333,7 +349,7 @@ def judge_vs_human(
                 excluded.append(f"{label} (overall undefined: no judged case in {', '.join(overall.get('missing_dimensions') or [])})")
             else:
                 judge_scores[label] = overall["score"]
-        human = {m: s for m, (s, _) in labels.scores.items()}
+        human = {m: s for m, (s, _) in labels.scores.items() if m not in not_given}
         out["ranking"] = _name_models(tau_with_model_bootstrap(judge_scores, human, samples, seed, confidence).to_dict(), runs)
         out["excluded"] = excluded
         return out
@@ -344,9 +360,11 @@ def judge_vs_human(
     videos: dict[tuple[str, str, int], list[tuple[int, float, float]]] = {}
     pairs: list[tuple[str, str]] = []
     skipped: set[str] = set()
+    not_given = _runs_not_given(runs, labels)
     for (label, case_id, label_seed, question), (answer, line) in sorted(labels.answers.items(), key=lambda kv: kv[1][1]):
         where = f"{labels.path}:{line}"
-        _check_run(runs, label, f"{where}: {labels.column}")
+        if label in not_given:
+            continue
         run = by_label.get(label)
         if run is None:
             skipped.add(label)
@@ -380,7 +398,7 @@ def judge_vs_human(
     ranking = tau_with_case_bootstrap(mean(judge_cases), mean(human_cases), samples, seed, confidence).to_dict()
     out["ranking"] = _name_models(ranking, runs)
     out["questions"] = question_agreement(pairs).to_dict()
-    out["excluded"] = [f"{m} (not judged by {judge})" for m in sorted(skipped)]
+    out["excluded"] = _not_given_note(not_given) + [f"{m} (not judged by {judge})" for m in sorted(skipped)]
     return out
 
 

@@ -8,6 +8,7 @@ Layout (DESIGN.md)::
       generations.jsonl         one row per finished video, appended and flushed
       judgments/<judge>.jsonl   one row per video x question
       scores/<judge>.json       written last
+      audit/<judge>.jsonl       `vrbench audit`: the judge's answers on control clips (audit/controls/<kind>/)
 
 Writing goes through ``files.py`` (atomic, crash-safe); this module knows where each stage's files live,
 validates the rows it reads back, and finds the suite a run was made with.
@@ -100,6 +101,21 @@ class RunDir:
 
     def scores_file(self, judge: str) -> Path:
         return self.root / "scores" / f"{safe_name(judge)}.json"
+
+    @property
+    def audit_dir(self) -> Path:
+        return self.root / "audit"
+
+    def audit_file(self, judge: str) -> Path:
+        """The judge's answers on control clips, a row per clip x question."""
+        return self.audit_dir / f"{safe_name(judge)}.jsonl"
+
+    def audit_summary_file(self, judge: str) -> Path:
+        return self.audit_dir / f"{safe_name(judge)}.json"
+
+    def control_path(self, kind: str, case_id: str, seed: int) -> Path:
+        """Where the control clip of kind ``kind`` made from the video of (case, seed) lives."""
+        return self.audit_dir / "controls" / safe_name(kind) / video_name(case_id, seed)
 
     def video_path(self, case_id: str, seed: int) -> Path:
         return self.videos_dir / video_name(case_id, seed)

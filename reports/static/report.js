@@ -16,8 +16,9 @@
   function sortTable(table, th, col) {
     var numeric = th.getAttribute("data-sort") === "num";
     var current = th.getAttribute("aria-sort");
-    // Numbers start high-to-low (a leaderboard), text starts A-Z.
-    var dir = current ? (current === "descending" ? "ascending" : "descending") : (numeric ? "descending" : "ascending");
+    // Numbers start high-to-low (a leaderboard), text starts A-Z; data-first="ascending" starts a column low-to-high (ranks).
+    var first = th.getAttribute("data-first") || (numeric ? "descending" : "ascending");
+    var dir = current ? (current === "descending" ? "ascending" : "descending") : first;
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", dir);
     var body = table.tBodies[0];

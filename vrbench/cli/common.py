@@ -40,13 +40,23 @@ def write_json(path: str | None, obj) -> None:
         print(f"wrote {path}")
 
 
-def read_runs(args):
+def read_runs(args, mixed_suites: bool = False):
     """The suite, the human labels (``--human``, if given) and the runs of ``args.run_dirs``: everything the
-    report and agreement read, read before either writes anything."""
+    report and agreement read, read before either writes anything.
+
+    Runs made with different suites are refused, unless ``mixed_suites`` (the report, which ranks each
+    suite's runs apart): then each run is loaded with the suite its run.json records, and the suite
+    returned is None when they differ. ``--suite`` always means every run must have been made with it."""
     from ..agreement import read_human_labels
-    from ..results import load_runs
+    from ..results import check_labels, load_run, load_runs
     from ..runstore import suite_for_runs
 
+    if mixed_suites and not args.suite:
+        labels = read_human_labels(args.human) if args.human else None
+        runs = [load_run(d) for d in args.run_dirs]  # each with the suite it recorded (v1.0 runs: v1.0)
+        check_labels(runs)
+        suites = {r.suite.sha256: r.suite for r in runs if r.suite is not None}
+        return (next(iter(suites.values())) if len(suites) == 1 else None), labels, runs
     suite = suite_for_runs(args.run_dirs, args.suite)  # the suite the runs recorded (v1.0 runs: v1.0)
     labels = read_human_labels(args.human) if args.human else None
     return suite, labels, load_runs(args.run_dirs, suite)

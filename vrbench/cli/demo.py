@@ -16,6 +16,7 @@ DEMO_JUDGE = "tiny-qwen-vl"
 
 
 def cmd_demo(args) -> int:
+    from ..audit import audit_run
     from ..report import build_site
     from ..results import load_runs
     from ..suite import load_suite
@@ -29,6 +30,10 @@ def cmd_demo(args) -> int:
     judge_opts, config = judge_options(args), scoring_config(args)
     summary = generate_videos(args)
     judge_and_score(args, summary.run_dir, judge_opts, config)
+    # the judge audit on control clips (static, reversed, shuffled, another case's video), shown in the report
+    audit = audit_run(summary.run_dir, args.judge, options=judge_opts, suite_path=args.suite, progress=not args.no_progress)
+    flagged = audit["summary"]["overall"]["flagged"]
+    print(f"audit: {audit['asked']['questions']} questions on control clips; flags raised overall: {', '.join(flagged) or 'none'}")
 
     index = build_site(load_runs([summary.run_dir], suite), suite, Path(summary.run_dir) / "report")
     print(f"wrote {index} (leaderboard of this one demo run; open it in a browser)")
@@ -40,7 +45,7 @@ def cmd_demo(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser(
         "demo", help="the whole pipeline on a few cases with tiny random models (CPU, about a minute)",
-        description=f"Run generate -> judge -> score -> report with {DEMO_MODEL} and {DEMO_JUDGE}, tiny randomly "
+        description=f"Run generate -> judge -> score -> audit -> report with {DEMO_MODEL} and {DEMO_JUDGE}, tiny randomly "
                     "initialised models built on the spot (no download). Random weights: the numbers are meaningless.",
     )
     add_generation_options(p, model_required=False)

@@ -50,13 +50,33 @@ ANSWER_FIELDS = ("answer", "p_yes", "raw", "error", "error_kind", "finish_reason
 
 
 @dataclass
-class _Video:
+class JudgeItem:
+    """One video and the questions to ask about it (see :func:`judge_items`).
+
+    ``extra`` holds fields added to each of its rows after ``JUDGMENT_FIELDS`` (the audit: which control
+    clip, made from which video); their values also tell its rows apart in the set of answered
+    questions. ``key_extra`` is added to the judge signature in its answers' cache keys, so the same
+    bytes asked the same question in another role (a control clip) never share an answer."""
+
     case: str
     seed: int
     path: Path | None  # None when the run's row names no usable file (``problem`` says why)
     prompt: str
     questions: list[tuple[str, str]]  # (question id, text) still to answer
     problem: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    key_extra: dict[str, Any] = field(default_factory=dict)
+
+    def done_key(self, question: str) -> tuple:
+        """How an answered question of this item is known in the ``done`` set of :func:`judge_items`."""
+        return (self.case, self.seed, question, *self.extra.values())
+
+    def row(self, question: str, **fields: Any) -> dict[str, Any]:
+        """Its row for ``question``: ``judgment_row`` then ``extra``."""
+        return {**judgment_row(self.case, self.seed, question, **fields), **self.extra}
+
+    def key_signature(self, signature: dict) -> dict:
+        return {**signature, **self.key_extra} if self.key_extra else signature
 
 
 @dataclass
@@ -67,6 +87,14 @@ class _Tally:
     requests: int = 0
     answers: dict[str, int] = field(default_factory=lambda: {"yes": 0, "no": 0, "invalid": 0})
     errors: int = 0
+
+
+@dataclass
+class JudgeOutcome:
+    """What :func:`judge_items` did: counts, and whether the judge was loaded (so contacted)."""
+
+    tally: _Tally
+    loaded: bool
 
 
 def judgment_row(case: str, seed: int, question: str, *, answer: str = INVALID, p_yes: float | None = None,
@@ -86,7 +114,7 @@ def judgment_row(case: str, seed: int, question: str, *, answer: str = INVALID, 
     return row
 
 
-def _videos_to_judge(run: RunDir, suite, done: set[tuple[str, int, str]], cases: list[str] | None) -> tuple[list[_Video], int, int]:
+def _videos_to_judge(run: RunDir, suite, done: set[tuple[str, int, str]], cases: list[str] | None) -> tuple[list[JudgeItem], int, int]:
     """Videos with unanswered questions; how many generation rows failed; how many (case, seed) pairs have no row."""
     if not run.generations_file.exists():
         raise VRBenchError(f"{run.generations_file}: not found (run `vrbench generate` first)")
@@ -111,7 +139,7 @@ def _videos_to_judge(run: RunDir, suite, done: set[tuple[str, int, str]], cases:
             path, problem = run_file(run.root, row["video"], f"{run.generations_file} ({case_id} seed {seed})"), None
         except VRBenchError as e:
             path, problem = None, str(e)
-        videos.append(_Video(case_id, seed, path, case.prompt, todo, problem))
+        videos.append(JudgeItem(case_id, seed, path, case.prompt, todo, problem))
     expected = {(c, s) for c, s in expected_pairs(run.read_manifest() or {}, suite, latest) if c in wanted}
     missing = sum(1 for pair in expected if pair not in latest)  # failed rows are counted as failed above
     return videos, failed, missing
@@ -178,25 +206,11 @@ def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: st
     ``rejudge`` sets aside answers given under other settings and judges afresh; ``max_failures``
     request failures of one kind in a row stop the stage.
     """
-    from ..judge import JUDGES, get_judge
-
     run = RunDir(run_dir)
     if not run.root.is_dir():
         raise VRBenchError(f"{run.root}: run directory not found")
-    if concurrency < 1:
-        raise VRBenchError(f"--concurrency: expected >= 1, got {concurrency}")
-    if max_failures < 1:
-        raise VRBenchError(f"--max-failures: expected >= 1, got {max_failures}")
-    cls = get_judge(judge)
-    kwargs = dict(options or {})
-    if judge_url is not None:
-        from ..options import option_types
-
-        if "url" not in option_types(cls):
-            raise VRBenchError(f"judge '{judge}' runs locally and takes no --judge-url")
-        kwargs["url"] = judge_url
-    instance = JUDGES.create(judge, kwargs)
-    instance.check()
+    check_limits(concurrency, max_failures)
+    instance = make_judge(judge, options, judge_url)
     signature = instance.signature()
     suite = suite_for_run(run, suite_path)
 
@@ -215,20 +229,10 @@ def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: st
             log.warning("%d (case, seed) pairs have no video yet (a generation shard still running or dead?); "
                         "judging the videos there are; the score will say so", missing)
 
-        stage = _Stage(instance, path, done, signature, concurrency=min(concurrency, instance.max_concurrency or concurrency),
-                       max_failures=max_failures, progress=progress)
-        if videos:
-            from ..judge_cache import JudgeCache
-
-            stage.cache = JudgeCache() if use_cache else None
-            try:
-                asyncio.run(stage.run(videos))
-            finally:
-                if stage.cache is not None:
-                    stage.cache.close()
-                if stage.loaded:
-                    _record_server(run, judge, instance.server_info())
-    tally = stage.tally
+        outcome = judge_items(instance, path, videos, signature, done=done, concurrency=concurrency,
+                              max_failures=max_failures, progress=progress, use_cache=use_cache,
+                              on_loaded=lambda: _record_server(run, judge, instance.server_info()))
+    tally = outcome.tally
     return {
         "judge": judge,
         "judgments": str(path),
@@ -239,12 +243,97 @@ def judge_run(run_dir, judge: str, *, options: dict | None = None, judge_url: st
         "set_aside": set_aside,
         "cache_hits": tally.cached,
         "requests": tally.requests,
-        "loaded": stage.loaded,
+        "loaded": outcome.loaded,
         "skipped_generation_errors": failed,
         "missing_videos": missing,
         **tally.answers,
         "errors": tally.errors,
     }
+
+
+def check_limits(concurrency: int, max_failures: int) -> None:
+    """``--concurrency`` and ``--max-failures`` as every judging command checks them."""
+    if concurrency < 1:
+        raise VRBenchError(f"--concurrency: expected >= 1, got {concurrency}")
+    if max_failures < 1:
+        raise VRBenchError(f"--max-failures: expected >= 1, got {max_failures}")
+
+
+def make_judge(judge: str, options: dict | None = None, judge_url: str | None = None):
+    """The judge registered as ``judge``, made with ``options`` (``--judge-arg``) and ``judge_url`` and
+    checked (cheaply: no server contact, no weights)."""
+    from ..judge import JUDGES, get_judge
+
+    cls = get_judge(judge)
+    kwargs = dict(options or {})
+    if judge_url is not None:
+        from ..options import option_types
+
+        if "url" not in option_types(cls):
+            raise VRBenchError(f"judge '{judge}' runs locally and takes no --judge-url")
+        kwargs["url"] = judge_url
+    instance = JUDGES.create(judge, kwargs)
+    instance.check()
+    return instance
+
+
+def judge_items(instance, path: Path, items: list[JudgeItem], signature: dict, *, done: set | None = None,
+                concurrency: int = 8, max_failures: int = 20, progress: bool = True, use_cache: bool = True,
+                on_loaded=None) -> JudgeOutcome:
+    """Ask ``instance`` every question of ``items`` and append a row per answer to the jsonl ``path``.
+
+    The one judging pass every command shares (``vrbench judge``, ``vrbench audit``): frames sampled
+    once per item, the run's first question alone (preflight), bounded concurrency, one stricter retry
+    of an unreadable reply, every answer kept at once (cache, then row), ``max_failures`` failures of
+    one kind in a row stop it. ``signature`` (with each item's ``key_extra``) keys the cache; ``done``
+    receives each item's ``done_key`` as its rows are kept. Hold the caller's lock around it.
+    ``on_loaded`` runs at the end when the judge was loaded (to record what its server said).
+    """
+    stage = _Stage(instance, path, done if done is not None else set(), signature,
+                   concurrency=min(concurrency, instance.max_concurrency or concurrency),
+                   max_failures=max_failures, progress=progress)
+    if items:
+        from ..judge_cache import JudgeCache
+
+        stage.cache = JudgeCache() if use_cache else None
+        try:
+            asyncio.run(stage.run(items))
+        finally:
+            if stage.cache is not None:
+                stage.cache.close()
+            if stage.loaded and on_loaded is not None:
+                on_loaded()
+    return JudgeOutcome(stage.tally, stage.loaded)
+
+
+def count_cached(instance, items: list[JudgeItem], signature: dict) -> int:
+    """How many questions of ``items`` the judge cache already answers (what asking them would not send)."""
+    from ..judge_cache import JudgeCache
+
+    cache = JudgeCache()
+    try:
+        hits = 0
+        for item in items:
+            if item.path is None or item.problem is not None:
+                continue
+            try:
+                sha = sha256_file(item.path)
+            except OSError:
+                continue
+            keys = _cache_keys(instance, item, sha, signature)
+            hits += sum(cache.get(k) is not None for k in keys.values())
+        return hits
+    finally:
+        cache.close()
+
+
+def _cache_keys(judge, item: JudgeItem, sha: str, signature: dict) -> dict[str, str]:
+    """The cache key of each of the item's questions (see ``judge_cache.cache_key``)."""
+    from ..judge_cache import cache_key
+
+    prompt_hash = _prompt_key(judge, item.prompt)
+    sig = item.key_signature(signature)
+    return {qid: cache_key(sha, text, sig, prompt_hash) for qid, text in item.questions}
 
 
 def _record_server(run: RunDir, judge: str, info: dict) -> None:
@@ -285,11 +374,11 @@ class _Stage:
             if rows[-1] is None:
                 return
 
-    def _keep(self, row: dict, cache_key: str | None = None) -> None:
+    def _keep(self, row: dict, done_key: tuple, cache_key: str | None = None) -> None:
         """Persist one answer now: the cache first (so a kill between the two still costs no request), then its row."""
         if cache_key is not None and self.cache is not None and not row["cached"] and row["error_kind"] in (None, "unreadable"):
             self.cache.put(cache_key, {k: row[k] for k in ANSWER_FIELDS})
-        self.done.add((row["case"], row["seed"], row["question"]))
+        self.done.add(done_key)
         self.tally.answers[row["answer"]] += 1
         self.tally.errors += bool(row["error"]) and row["error_kind"] != "unreadable"
         self.queue.put_nowait(row)
@@ -313,7 +402,7 @@ class _Stage:
                                     f"stopped. Answers so far are kept; fix the server, then rerun with --retry-errors")
             raise self._stop
 
-    async def _ask_once(self, video, v: _Video, text: str, strict: bool):
+    async def _ask_once(self, video, v: JudgeItem, text: str, strict: bool):
         async with self.slots:
             if self._stop is not None:  # stopping: send nothing more
                 raise self._stop
@@ -329,7 +418,7 @@ class _Stage:
             self._streak = (None, 0)
         return reply
 
-    async def _ask(self, video, v: _Video, qid: str, text: str, key: str, *, first: bool = False) -> None:
+    async def _ask(self, video, v: JudgeItem, qid: str, text: str, key: str, *, first: bool = False) -> None:
         """Ask one question and keep its row; ``first``: the run's first request, whose failure stops the stage."""
         from ..answers import parse_yes_no
         from ..judge import JudgeError
@@ -351,21 +440,20 @@ class _Stage:
         error, kind = reply.error, reply.error_kind
         if error is None and answer is None:
             error, kind = "no yes/no in the reply, also after a stricter retry", "unreadable"
-        row = judgment_row(v.case, v.seed, qid, answer=answer or INVALID, p_yes=reply.p_yes if answer else None,
-                           raw=reply.text, error=error, error_kind=kind, finish_reason=reply.finish_reason,
-                           usage=reply.usage, latency=time.perf_counter() - started, retried=retried,
-                           requests=requests, video_sha256=video.sha256)
+        row = v.row(qid, answer=answer or INVALID, p_yes=reply.p_yes if answer else None,
+                    raw=reply.text, error=error, error_kind=kind, finish_reason=reply.finish_reason,
+                    usage=reply.usage, latency=time.perf_counter() - started, retried=retried,
+                    requests=requests, video_sha256=video.sha256)
         self.tally.asked += 1
-        self._keep(row, key)
+        self._keep(row, v.done_key(qid), key)
 
-    async def _one_video(self, v: _Video) -> None:
+    async def _one_video(self, v: JudgeItem) -> None:
         async with self.video_slots:
             await self._judge_video(v)
             self.tally.videos += 1
 
-    async def _judge_video(self, v: _Video) -> None:
+    async def _judge_video(self, v: JudgeItem) -> None:
         from ..judge import JudgeError
-        from ..judge_cache import cache_key
 
         sha, problem = None, v.problem
         if problem is None:
@@ -374,14 +462,13 @@ class _Stage:
                 sha = await asyncio.to_thread(sha256_file, v.path)
             except OSError as e:
                 problem = f"video: cannot read {v.path} ({e.strerror or e})"
-        prompt_hash = _prompt_key(self.judge, v.prompt)
-        keys = {qid: cache_key(sha, text, self.signature, prompt_hash) for qid, text in v.questions} if sha else {}
+        keys = _cache_keys(self.judge, v, sha, self.signature) if sha else {}
         todo = []
         for qid, text in v.questions:
             hit = self.cache.get(keys[qid]) if (self.cache is not None and sha) else None
             if hit is not None:  # a field an older cache did not keep is null in the row, never missing
                 fields: dict[str, Any] = {k: hit.get(k) for k in ANSWER_FIELDS}
-                self._keep(judgment_row(v.case, v.seed, qid, **fields, video_sha256=sha, cached=True))
+                self._keep(v.row(qid, **fields, video_sha256=sha, cached=True), v.done_key(qid))
                 self.tally.cached += 1
             else:
                 todo.append((qid, text))
@@ -401,7 +488,7 @@ class _Stage:
         if problem is not None:
             log.warning("%s seed %d: %s", v.case, v.seed, problem)
             for qid, _ in todo:
-                self._keep(judgment_row(v.case, v.seed, qid, error=problem, error_kind="video", video_sha256=sha))
+                self._keep(v.row(qid, error=problem, error_kind="video", video_sha256=sha), v.done_key(qid))
             return
         (qid, text), rest = todo[0], todo[1:]
         asked = False
@@ -414,7 +501,7 @@ class _Stage:
             await self._ask(video, v, qid, text, keys[qid])  # first alone: the server caches the video prefix ...
         await asyncio.gather(*(self._ask(video, v, q, t, keys[q]) for q, t in rest))  # ... the rest reuse it
 
-    async def run(self, videos: list[_Video]) -> None:
+    async def run(self, videos: list[JudgeItem]) -> None:
         from tqdm.auto import tqdm
 
         self.slots = asyncio.Semaphore(self.concurrency)  # questions in flight
