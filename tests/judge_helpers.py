@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from vrbench.files import append_jsonl, atomic_write_json
 from vrbench.runstore import RunDir, video_name
@@ -55,3 +57,25 @@ def square_x(image: np.ndarray) -> float | None:
 def blue_level(image: np.ndarray) -> float:
     """The background's blue level, which ``moving_square`` sets from its seed (25 per step)."""
     return float(np.median(image[..., 2]))
+
+
+def run_fixtures(case_ids: list[str], failed: list[str] = ()):
+    """The fixtures every judge test module shares, made for its cases: ``cache_dir`` (a fresh judge cache per
+    test, autouse), ``run_template`` (one run per module) and ``run`` (a fresh copy of it per test). Use as
+    ``cache_dir, run_template, run = run_fixtures(CASES)`` at a test module's top level."""
+
+    @pytest.fixture(autouse=True)
+    def cache_dir(tmp_path, monkeypatch):
+        monkeypatch.setenv("VRBENCH_CACHE_DIR", str(tmp_path / "cache"))
+        return tmp_path / "cache"
+
+    @pytest.fixture(scope="module")
+    def run_template(tmp_path_factory):
+        return make_run(tmp_path_factory.mktemp("runs") / "template", case_ids, failed=list(failed)).root
+
+    @pytest.fixture
+    def run(tmp_path, run_template):
+        shutil.copytree(run_template, tmp_path / "run")
+        return RunDir(tmp_path / "run")
+
+    return cache_dir, run_template, run

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from judge_helpers import blue_level, make_run, read_rows, square_x
+from judge_helpers import blue_level, make_run, read_rows, run_fixtures, square_x
 from openai_stub_server import StubServer, images_of
 
 from vrbench.audit import (
@@ -26,7 +25,6 @@ from vrbench.audit import (
 )
 from vrbench.cli import main
 from vrbench.errors import VRBenchError
-from vrbench.runstore import RunDir
 from vrbench.stages.judge import judge_run
 from vrbench.suite import load_suite
 from vrbench.video import sample_frames, sha256_file
@@ -159,21 +157,7 @@ def test_controls_are_parsed_in_one_line():
 # --- end to end against local judge servers --------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("VRBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
-@pytest.fixture(scope="module")
-def run_template(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("runs") / "template", CASES).root
-
-
-@pytest.fixture
-def run(tmp_path, run_template):
-    shutil.copytree(run_template, tmp_path / "run")
-    return RunDir(tmp_path / "run")
+cache_dir, run_template, run = run_fixtures(CASES)
 
 
 def always_yes(question, body):
@@ -206,6 +190,7 @@ def summary_of(run) -> dict:
     return json.loads((run.root / "audit" / f"{JUDGE}.json").read_text())
 
 
+@pytest.mark.slow
 def test_an_always_yes_judge_is_flagged_default_yes_order_blind_and_content_blind(run, capsys):
     with StubServer(answer=always_yes) as server:
         judged(run, server)
@@ -232,6 +217,7 @@ def test_an_always_yes_judge_is_flagged_default_yes_order_blind_and_content_blin
     assert set(s["dimensions"]) == {"ETV", "CAR", "BBR", "PCR"} and s["judge"] == JUDGE
 
 
+@pytest.mark.slow
 def test_a_judge_that_watches_the_clip_is_not_flagged(run):
     with StubServer(answer=watches) as server:
         judged(run, server)

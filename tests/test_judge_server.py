@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from judge_helpers import make_run, read_rows
+from judge_helpers import make_run, read_rows, run_fixtures
 from openai_stub_server import StubServer, last_text, question_of
 
 from vrbench.cli import main
@@ -18,25 +18,7 @@ CASES = ["DRF-01", "ETV-07", "CCR-03", "BBR-02"]
 FAST = {"model": "stub-vlm", "timeout": 1.0}
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("VRBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
-@pytest.fixture(scope="module")
-def run_template(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("runs") / "template", CASES, failed=["PCR-01"]).root
-
-
-@pytest.fixture
-def run(tmp_path, run_template):
-    import shutil
-
-    shutil.copytree(run_template, tmp_path / "run")
-    from vrbench.runstore import RunDir
-
-    return RunDir(tmp_path / "run")
+cache_dir, run_template, run = run_fixtures(CASES, failed=["PCR-01"])
 
 
 def keys(rows):

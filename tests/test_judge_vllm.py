@@ -12,15 +12,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import shutil
 import subprocess
 import time
 from types import SimpleNamespace
 
 import pytest
-from judge_helpers import make_run, read_rows
+from judge_helpers import make_run, read_rows, run_fixtures
 
-from vrbench.runstore import RunDir
 from vrbench.stages.judge import judge_run
 
 pytestmark = pytest.mark.slow  # every test here takes seconds (processes, browsers, models)
@@ -31,21 +29,7 @@ HITS, QUERIES = "vllm:prefix_cache_hits_total", "vllm:prefix_cache_queries_total
 PROMPT_TOKENS = "vllm:prompt_tokens_total"
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("VRBENCH_CACHE_DIR", str(tmp_path / "cache"))  # a fresh judge cache per test
-    return tmp_path / "cache"
-
-
-@pytest.fixture(scope="module")
-def run_template(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("runs") / "template", CASES).root
-
-
-@pytest.fixture
-def run(tmp_path, run_template):
-    shutil.copytree(run_template, tmp_path / "run")
-    return RunDir(tmp_path / "run")
+cache_dir, run_template, run = run_fixtures(CASES)  # a fresh judge cache per test
 
 
 def delta(before: dict, after: dict, name: str) -> float:
