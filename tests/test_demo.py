@@ -36,3 +36,5 @@ def test_demo(tmp_path, capsys):
     assert 'href="audit-tiny-qwen-vl.html"' in run_page.read_text()
     audit = json.loads((out / "audit" / "tiny-qwen-vl.json").read_text())
     assert set(audit["controls"]) == {"static", "reversed", "shuffled", "swapped"}
+    table = (site / "leaderboard.md").read_text()  # the paper-table format of the same leaderboard
+    assert table.startswith("| Rank | Run | Model | Judge | Overall |") and "| demo | tiny-wan | tiny-qwen-vl |" in table

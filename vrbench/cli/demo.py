@@ -17,7 +17,7 @@ DEMO_JUDGE = "tiny-qwen-vl"
 
 def cmd_demo(args) -> int:
     from ..audit import audit_run
-    from ..report import build_site
+    from ..report import build_site, write_table
     from ..results import load_runs
     from ..suite import load_suite
 
@@ -35,8 +35,11 @@ def cmd_demo(args) -> int:
     flagged = audit["summary"]["overall"]["flagged"]
     print(f"audit: {audit['asked']['questions']} questions on control clips; flags raised overall: {', '.join(flagged) or 'none'}")
 
-    index = build_site(load_runs([summary.run_dir], suite), suite, Path(summary.run_dir) / "report")
+    runs = load_runs([summary.run_dir], suite)
+    index = build_site(runs, suite, Path(summary.run_dir) / "report")
     print(f"wrote {index} (leaderboard of this one demo run; open it in a browser)")
+    table = write_table(runs, suite, Path(summary.run_dir) / "report" / "leaderboard.md", "markdown", ci=True)
+    print(f"wrote {table} (the same leaderboard as a Markdown table; --format latex|csv give the others)")
     print("Again: random weights, meaningless numbers. For real results see `vrbench run --help` and the README.")
     return 0
 
