@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 from .errors import VRBenchError
 from .files import atomic_write_bytes, read_user_text
-from .results import RunResults
-from .runstore import run_file, safe_name, suite_for_run, video_name
+from .results import RunResults, suite_of
+from .runstore import run_file, safe_name, video_name
 from .significance import Significance, paired_bootstrap
 from .suite import Suite
 
@@ -125,13 +125,6 @@ def run_slugs(runs: Sequence[RunResults]) -> list[str]:
 
 def _canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def run_suite(run: RunResults, default: Suite | None = None) -> Suite:
-    """The suite a run was loaded with (``RunResults.suite``), else ``default``, else the one its run.json records."""
-    if run.suite is None:
-        run.suite = default if default is not None else suite_for_run(run.run)
-    return run.suite
 
 
 def _suite_key(suite: Suite) -> dict:
@@ -258,9 +251,9 @@ def leaderboard(
     vbench = vbench or {}
     by_key: dict[tuple[str, str, str, str], list[dict]] = {}
     key_parts: dict[tuple[str, str, str, str], tuple[str, dict | None, dict, dict]] = {}
-    suite_of: dict[tuple[str, str, str, str], Suite] = {}
+    group_suite: dict[tuple[str, str, str, str], Suite] = {}
     for run, slug in zip(runs, slugs):
-        rsuite = run_suite(run, suite)
+        rsuite = suite_of(run, suite)
         dims, cats = list(rsuite.dimensions), list(rsuite.categories)
         for judge in run.judges:
             s = run.scores[judge]
@@ -269,7 +262,7 @@ def leaderboard(
             sig, scoring = _judge_signature(run, judge), _scoring_key(run, judge, rsuite)
             key = (judge, _canonical(sig), _canonical(scoring), _canonical([rsuite.name, rsuite.version, rsuite.sha256]))
             key_parts[key] = (judge, sig, scoring, _suite_key(rsuite))
-            suite_of[key] = rsuite
+            group_suite[key] = rsuite
             by_key.setdefault(key, []).append({
                 "run": run.label, "model": run.model, "slug": slug, "judge": judge, "mode": _mode(scoring),
                 "overall": _estimate(overall),
@@ -287,7 +280,7 @@ def leaderboard(
     groups = []
     for n, (key, note) in enumerate(zip(keys, notes), start=1):
         rows = by_key[key]
-        gsuite = suite_of[key]
+        gsuite = group_suite[key]
         dims = list(gsuite.dimensions)
         dimension_of = {c.id: c.dimension for c in gsuite.cases}
         # best overall first; a run with no overall score (a dimension missing) goes last, as the page's click-sort does
@@ -524,7 +517,7 @@ def build_site(
 
     vb_by_label, vb_unmatched = _match_vbench(vbench or [], runs)
     has_v2 = any("v2_total" in v for v in vb_by_label.values())
-    run_suites = [run_suite(r, suite) for r in runs]
+    run_suites = [suite_of(r, suite) for r in runs]
     suites = distinct_suites(run_suites or ([suite] if suite is not None else []))
     groups = leaderboard(runs, suite, slugs=slugs, vbench=vb_by_label, samples=samples, seed=seed)
 

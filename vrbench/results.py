@@ -49,6 +49,7 @@ __all__ = [
     "load_run",
     "load_runs",
     "scores",
+    "suite_of",
 ]
 
 
@@ -232,9 +233,10 @@ def _runs(runs, suite: Suite | None) -> list[RunResults]:
     return runs
 
 
-def _suite_of(run: RunResults) -> Suite:
+def suite_of(run: RunResults, default: Suite | None = None) -> Suite:
+    """The suite a run was loaded with (``RunResults.suite``), else ``default``, else the one its run.json records."""
     if run.suite is None:
-        run.suite = suite_for_run(run.run)
+        run.suite = default if default is not None else suite_for_run(run.run)
     return run.suite
 
 
@@ -261,7 +263,7 @@ RunsLike = Sequence[RunResults | str | Path] | RunResults | str | Path
 
 def _case_index(run: RunResults) -> tuple[dict[str, int], dict]:
     """The run's suite as (case id -> position, case id -> Case): rows follow the suite's case order."""
-    cases = _suite_of(run).cases
+    cases = suite_of(run).cases
     return {c.id: i for i, c in enumerate(cases)}, {c.id: c for c in cases}
 
 
@@ -335,7 +337,7 @@ def scores(runs: RunsLike, suite: Suite | None = None, judge: str | Iterable[str
     """
     rows: list[tuple] = []
     for run in _runs(runs, suite):
-        s = _suite_of(run)
+        s = suite_of(run)
         names = {d.code: d.name for d in s.dimensions} | {c.code: c.name for c in s.categories}
         for j in _judges(run, judge):
             scored = run.scores[j]

@@ -26,18 +26,19 @@ def _agreement(runs, suite, labels, args) -> dict:
     ranked together: with human labels they are refused (as `vrbench agreement` refuses them); judge
     against judge is measured on each suite's runs apart, each entry naming its suite."""
     from ..agreement import all_agreements
-    from ..report import distinct_suites, run_suite
+    from ..report import distinct_suites
+    from ..results import suite_of
 
     if suite is not None:
         return all_agreements(runs, suite, labels, samples=args.bootstrap, seed=args.bootstrap_seed)
-    suites = distinct_suites([run_suite(r) for r in runs])
+    suites = distinct_suites([suite_of(r) for r in runs])
     if labels is not None:
-        made = "; ".join(f"{s.name} {s.version} ({s.sha256[:12]}): {', '.join(r.label for r in runs if run_suite(r).sha256 == s.sha256)}" for s in suites)
+        made = "; ".join(f"{s.name} {s.version} ({s.sha256[:12]}): {', '.join(r.label for r in runs if suite_of(r).sha256 == s.sha256)}" for s in suites)
         raise VRBenchError(f"--human: agreement ranks runs together, but these runs were made with different suites ({made}); "
                            "report them separately to compare them with human labels")
     merged: dict = {"human": [], "judges": []}
     for s in suites:
-        part = all_agreements([r for r in runs if run_suite(r).sha256 == s.sha256], s, None,
+        part = all_agreements([r for r in runs if suite_of(r).sha256 == s.sha256], s, None,
                               samples=args.bootstrap, seed=args.bootstrap_seed)
         merged["judges"] += [{**a, "suite": f"{s.name} {s.version}"} for a in part["judges"]]
     return merged
