@@ -30,6 +30,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_net)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (tests/chromium.py); mark the module with chromium.needs_chromium."""
+    from chromium import start_chromium
+
+    b = start_chromium()
+    try:
+        yield b
+    finally:
+        b.close()
+
+
 @pytest.fixture
 def suite_dir(tmp_path):
     """A writable copy of the bundled suite."""

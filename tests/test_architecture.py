@@ -21,13 +21,17 @@ LAYERS: list[set[str]] = [
     {"vrbench", "vrbench.errors"},
     {"vrbench.text", "vrbench.console", "vrbench.options", "vrbench.answers", "vrbench.files", "vrbench.registry"},
     {"vrbench.suite", "vrbench.video", "vrbench.scoring", "vrbench.significance", "vrbench.vbench"},
+    {"vrbench.vbench_prompts"},  # VBench's prompt suites, read from the vbench package's files
     {"vrbench.runstore", "vrbench.judge_messages"},
     {"vrbench.generator", "vrbench.judge", "vrbench.judge_cache"},  # the interfaces plugins implement
     {"vrbench.stages", "vrbench.stages.generate"},
     {"vrbench.stages.judge"},
     {"vrbench.stages.score", "vrbench.audit"},  # the audit reads what the judge stage reads and uses its machinery
     {"vrbench.results"},
+    {"vrbench.vbench_eval"},  # VBench runs: VBench in its own venv, and its results for the report
     {"vrbench.report", "vrbench.agreement"},
+    {"vrbench.label"},  # reads labels files as agreement does
+    {"vrbench.label_server"},
     {"vrbench.cli"},
     {"vrbench.__main__"},
 ]

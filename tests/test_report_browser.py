@@ -1,136 +1,19 @@
 """The report site in a real headless Chromium, from file:// with no network: the leaderboard renders,
 sorts when a header is clicked, the drill-down's video loads, and hostile names run no script.
 
-Talks to Chromium over the DevTools protocol on a pipe (--remote-debugging-pipe), so it needs no
-driver or extra package. CI installs Debian's chromium (.ci/run); without one the test is skipped.
+The browser is tests/chromium.py's DevTools client; without Chromium the tests are skipped, except
+under CI=true, where they fail.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import select
-import shutil
-import subprocess
-import tempfile
-import time
-
 import pytest
+from chromium import Chromium, needs_chromium
 from test_report import make_run, site  # noqa: F401  (module fixture: two runs, VBench, human labels)
 
 from vrbench.cli import main
 
-CHROMIUM = os.environ.get("VRBENCH_CHROMIUM") or next(
-    (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None
-)
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (CI installs Debian's chromium in .ci/run)")]
-
-
-class Chromium:
-    """Just enough of the DevTools protocol: commands, and the events seen while waiting for replies."""
-
-    def __init__(self, exe: str, timeout: float = 30.0):
-        self.profile = tempfile.mkdtemp(prefix="vrbench-chromium-")
-        self.timeout = timeout
-        to_child_r, self._to_child = os.pipe()
-        self._from_child, from_child_w = os.pipe()
-
-        def wire_fds():  # Chromium reads commands on fd 3 and writes replies on fd 4
-            os.dup2(to_child_r, 3)
-            os.dup2(from_child_w, 4)
-
-        self.proc = subprocess.Popen(
-            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-             "--remote-debugging-pipe", f"--user-data-dir={self.profile}", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=wire_fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self._buf = b""
-        self._id = 0
-        self.events: list[dict] = []
-        self.session: str | None = None
-
-    def _read_message(self, deadline: float) -> dict:
-        while b"\0" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._from_child], [], [], left)[0]:
-                raise TimeoutError("chromium did not answer in time")
-            chunk = os.read(self._from_child, 1 << 16)
-            if not chunk:
-                raise RuntimeError("chromium closed the DevTools pipe")
-            self._buf += chunk
-        raw, self._buf = self._buf.split(b"\0", 1)
-        return json.loads(raw)
-
-    def send(self, method: str, params: dict | None = None, session: bool = True) -> dict:
-        self._id += 1
-        msg = {"id": self._id, "method": method, "params": params or {}}
-        if session and self.session:
-            msg["sessionId"] = self.session
-        os.write(self._to_child, json.dumps(msg).encode() + b"\0")
-        deadline = time.monotonic() + self.timeout
-        while True:
-            reply = self._read_message(deadline)
-            if reply.get("id") == self._id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    def wait_for(self, method: str) -> dict:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            for i, e in enumerate(self.events):
-                if e.get("method") == method:
-                    return self.events.pop(i)
-            self.events.append(self._read_message(deadline))
-
-    def open_page(self) -> None:
-        target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
-        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)["sessionId"]
-        for domain in ("Page", "Runtime", "Network"):
-            self.send(f"{domain}.enable")
-
-    def goto(self, url: str) -> None:
-        self.events = [e for e in self.events if e.get("method") != "Page.loadEventFired"]
-        self.send("Page.navigate", {"url": url})
-        self.wait_for("Page.loadEventFired")
-
-    def eval(self, expression: str):
-        result = self.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True})
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression[:60]}: {result['exceptionDetails'].get('text')}")
-        return result["result"].get("value")
-
-    def click(self, selector: str) -> None:
-        """A real mouse click at the centre of the element (not element.click())."""
-        x, y = self.eval(f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
-                         " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
-        for kind in ("mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", session=False)
-            self.proc.wait(timeout=10)
-        except Exception:
-            self.proc.kill()
-            self.proc.wait()
-        finally:
-            os.close(self._to_child)
-            os.close(self._from_child)
-            shutil.rmtree(self.profile, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    b = Chromium(CHROMIUM)
-    try:
-        b.open_page()
-        yield b
-    finally:
-        b.close()
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 def column(b: Chromium, index: int) -> list[str]:

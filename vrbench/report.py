@@ -69,10 +69,13 @@ def bar_chart(title: str, items: Sequence[tuple[str, float | None, list | None]]
             "label_width": CHART_LABEL_WIDTH, "bar_height": CHART_BAR_HEIGHT, "axis_y": height - 14}
 
 
-def _match_vbench(vbench: Sequence, runs: Sequence[RunResults]) -> tuple[dict[str, dict], list[str]]:
+def _match_vbench(vbench: Sequence, runs: Sequence[RunResults], vbench_runs: Sequence = ()) -> tuple[dict[str, dict], list[str]]:
     """VBench totals per run label: a VBench row's model name matches a run label exactly, else
-    case-insensitively when that names one run; returns them and the VBench names that match no run."""
+    case-insensitively when that names one run; a VBench run (``vbench_eval.VBenchRun``) goes to the run
+    ``vbench_eval.match_vbench_run`` names (its label, else the one run of the same generator and settings).
+    Returns them and the VBench names that match no run; one run given VBench results twice is refused."""
     from .vbench import VBENCH, VBENCH2
+    from .vbench_eval import match_vbench_run
 
     labels = {r.label for r in runs}
     lower: dict[str, list[str]] = {}
@@ -80,6 +83,19 @@ def _match_vbench(vbench: Sequence, runs: Sequence[RunResults]) -> tuple[dict[st
         lower.setdefault(known.lower(), []).append(known)
     by_label: dict[str, dict] = {}
     unmatched: list[str] = []
+    given: dict[tuple[str, str], str] = {}  # (label, benchmark) -> where its VBench results came from
+    matched = []
+    for vb in vbench_runs:
+        target = match_vbench_run(vb, runs)
+        if target is None:
+            unmatched.append(vb.label)
+            continue
+        for res in vb.results:
+            if (target, res.benchmark) in given:
+                raise VRBenchError(f"run {target} matches two VBench runs ({given[(target, res.benchmark)]}, {vb.root}); "
+                                   "give each the label of its row (`vrbench generate --prompts vbench --label LABEL`)")
+            given[(target, res.benchmark)] = str(vb.root)
+            matched.append((target, res))
     for res in vbench:
         if res.model is None:
             raise VRBenchError("a VBench JSON file does not name its model: pass it as --vbench NAME=FILE, NAME being the label of its run")
@@ -91,7 +107,11 @@ def _match_vbench(vbench: Sequence, runs: Sequence[RunResults]) -> tuple[dict[st
         if not found:
             unmatched.append(res.model)
             continue
-        label = found[0]
+        if (found[0], res.benchmark) in given:
+            raise VRBenchError(f"run {found[0]} has VBench results from both --vbench ({res.model}) and the VBench run "
+                               f"{given[(found[0], res.benchmark)]}; give one of them")
+        matched.append((found[0], res))
+    for label, res in matched:
         totals = res.totals()
         row = by_label.setdefault(label, {})
         if res.benchmark == VBENCH:
@@ -493,6 +513,7 @@ def build_site(
     copy_videos: bool = False,
     samples: int = 1000,
     seed: int = 0,
+    vbench_runs: Sequence = (),
 ) -> Path:
     """Render the whole site into ``out``; return the path of its index.html.
 
@@ -500,7 +521,8 @@ def build_site(
     without one), so runs made with different suite versions can share a site: they are ranked in
     groups of their own (``leaderboard``), each with its suite's columns and charts. ``samples`` and
     ``seed`` drive the paired bootstrap behind the rank intervals and the
-    P(A beats B) page (``vrbench.significance``)."""
+    P(A beats B) page (``vrbench.significance``). ``vbench`` (VBench result rows, ``--vbench``) and
+    ``vbench_runs`` (VBench runs' results, ``vbench_eval.load_vbench_run``) fill the VBench columns."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -515,7 +537,7 @@ def build_site(
 
     slugs = run_slugs(runs)
 
-    vb_by_label, vb_unmatched = _match_vbench(vbench or [], runs)
+    vb_by_label, vb_unmatched = _match_vbench(vbench or [], runs, vbench_runs)
     has_v2 = any("v2_total" in v for v in vb_by_label.values())
     run_suites = [suite_of(r, suite) for r in runs]
     suites = distinct_suites(run_suites or ([suite] if suite is not None else []))

@@ -10,6 +10,10 @@ Layout (DESIGN.md)::
       scores/<judge>.json       written last
       audit/<judge>.jsonl       `vrbench audit`: the judge's answers on control clips (audit/controls/<kind>/)
 
+A VBench run (`vrbench generate --prompts vbench`, run.json ``"kind": "vbench"``) holds VBench's prompt
+suite instead: ``videos/{prompt}-{index}.mp4`` as VBench's standard mode looks them up, and VBench's own
+``vbench/*_eval_results.json`` (`vrbench vbench evaluate`); it is never judged or scored.
+
 Writing goes through ``files.py`` (atomic, crash-safe); this module knows where each stage's files live,
 validates the rows it reads back, and finds the suite a run was made with.
 """
@@ -32,6 +36,7 @@ from .suite import Suite, find_bundled_suite, load_suite
 RUN_FILE = "run.json"
 log = logging.getLogger(__name__)
 Pair = tuple[str, int]  # (case id, seed)
+VBENCH_KIND = "vbench"  # run.json "kind" of a run that holds VBench's prompt suite (absent: VR-Bench's suite)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -119,6 +124,11 @@ class RunDir:
 
     def video_path(self, case_id: str, seed: int) -> Path:
         return self.videos_dir / video_name(case_id, seed)
+
+    @property
+    def vbench_dir(self) -> Path:
+        """VBench's own output (``*_eval_results.json``) for a VBench run (`vrbench vbench evaluate`)."""
+        return self.root / "vbench"
 
     def judges(self) -> list[str]:
         """Judges with a judgments file in this run."""
@@ -210,11 +220,19 @@ def finished_videos(run_dir: str | Path) -> dict[Pair, dict]:
 # --- which suite a run was made with, and what it set out to make ----------------------------------
 
 
+def is_vbench_manifest(manifest: dict | None) -> bool:
+    """Whether a run.json is a VBench run's (VBench's prompt suite, evaluated by VBench, never judged)."""
+    return manifest is not None and manifest.get("kind") == VBENCH_KIND
+
+
 def suite_for_run(run: RunDir, suite_path: str | Path | None = None) -> Suite:
     """The suite a run was made with. Without ``--suite`` it is the bundled suite whose sha256 the run
     recorded (so a run made with v1.0 is scored with v1.0); a given suite whose content differs from the
     one recorded is refused."""
     manifest = run.read_manifest()
+    if is_vbench_manifest(manifest):
+        raise VRBenchError(f"{run.root}: this run holds VBench's prompt suite, not VR-Bench's; evaluate it with "
+                           f"`vrbench vbench evaluate {run.root} --vbench-python PATH`")
     recorded = (manifest or {}).get("suite") or {}
     sha = recorded.get("sha256")
     if suite_path is None and (sha or recorded.get("version")):

@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import SuiteError, VRBenchError
 
 # One module per command, named after it; this order is the order of `vrbench --help`.
-COMMAND_MODULES = ("run", "demo", "generate", "judge", "score", "report", "export", "agreement", "audit", "vbench", "list", "suite")
+COMMAND_MODULES = ("run", "demo", "generate", "judge", "score", "report", "export", "agreement", "label", "audit", "vbench", "list", "suite")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -41,8 +41,9 @@ def write_json(path: str | None, obj) -> None:
 
 
 def read_runs(args, mixed_suites: bool = False):
-    """The suite, the human labels (``--human``, if given) and the runs of ``args.run_dirs``: everything the
-    report and agreement read, read before either writes anything.
+    """The suite, the human labels (``--human``: one or more files, merged in the order given; None when not
+    given) and the runs of ``args.run_dirs``: everything the report and agreement read, read before either
+    writes anything.
 
     Runs made with different suites are refused, unless ``mixed_suites`` (the report, which ranks each
     suite's runs apart): then each run is loaded with the suite its run.json records, and the suite

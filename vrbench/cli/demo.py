@@ -40,6 +40,9 @@ def cmd_demo(args) -> int:
     print(f"wrote {index} (leaderboard of this one demo run; open it in a browser)")
     table = write_table(runs, suite, Path(summary.run_dir) / "report" / "leaderboard.md", "markdown", ci=True)
     print(f"wrote {table} (the same leaderboard as a Markdown table; --format latex|csv give the others)")
+    run_dir = summary.run_dir
+    print(f"Label its videos yourself, blind, in the browser: vrbench label {run_dir} --annotator NAME; then compare the "
+          f"judge with your labels: vrbench agreement {run_dir} --human labels-NAME.csv (README: \"Labelling a study\").")
     print("Again: random weights, meaningless numbers. For real results see `vrbench run --help` and the README.")
     return 0
 

@@ -35,13 +35,27 @@ def out_dir(args) -> Path:
 
 
 def generate_videos(args):
-    from ..stages.generate import current_shard, generate_run
+    from ..stages.generate import current_shard, generate_run, generate_vbench_run
 
-    summary = generate_run(
-        out_dir(args), args.model, options=generator_options(args), cases=args.cases, seeds=args.seeds,
-        limit=args.limit, suite_path=args.suite, shard=current_shard(args.shard), overwrite=args.overwrite,
-        progress=not args.no_progress, label=getattr(args, "label", None),
-    )
+    prompts = getattr(args, "prompts", "vrbench")
+    if prompts != "vrbench":
+        _check_vbench_options(args)
+        summary = generate_vbench_run(
+            out_dir(args), args.model, benchmark=prompts, dimensions=args.vbench_dimensions, samples=args.samples,
+            info_path=args.vbench_info, options=generator_options(args), limit=args.limit, shard=current_shard(args.shard),
+            overwrite=args.overwrite, progress=not args.no_progress, label=args.label,
+        )
+    else:
+        given = [flag for flag, value in (("--vbench-dimensions", getattr(args, "vbench_dimensions", None)),
+                                          ("--samples", getattr(args, "samples", None)),
+                                          ("--vbench-info", getattr(args, "vbench_info", None))) if value]
+        if given:
+            raise VRBenchError(f"{', '.join(given)}: only with --prompts vbench or vbench2")
+        summary = generate_run(
+            out_dir(args), args.model, options=generator_options(args), cases=args.cases, seeds=args.seeds,
+            limit=args.limit, suite_path=args.suite, shard=current_shard(args.shard), overwrite=args.overwrite,
+            progress=not args.no_progress, label=getattr(args, "label", None),
+        )
     print(summary.line())
     for case_id, seed, error in summary.failed[:20]:
         print(f"  failed: {case_id} seed {seed}: {error}", file=sys.stderr)
@@ -88,13 +102,34 @@ def add_generation_options(p: argparse.ArgumentParser, model_required: bool = Tr
 
 
 
+def _check_vbench_options(args) -> None:
+    """VR-Bench's case options mean nothing for VBench's prompt suite: one line, not a silent no-op."""
+    given = [flag for flag, value in (("--cases", args.cases), ("--suite", args.suite)) if value]
+    if args.seeds != 1:
+        given.append("--seeds")
+    if given:
+        raise VRBenchError(f"{', '.join(given)}: not with --prompts {args.prompts} (VBench's prompts are chosen with "
+                           "--vbench-dimensions, their samples with --samples; the sample index is the seed)")
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "generate", help="generate the suite's videos with a model",
         description="Generate a video per (case, seed) into OUT/videos/ and a row per video into OUT/generations.jsonl. "
                     "Resumable: rerun the same command after a crash or Ctrl-C and finished videos are skipped. "
-                    "Under torchrun / accelerate launch each rank generates its share.",
+                    "Under torchrun / accelerate launch each rank generates its share. With --prompts vbench, generate "
+                    "VBench's standard prompt suite instead, as OUT/videos/{prompt}-{index}.mp4 for `vrbench vbench evaluate`.",
         epilog="Example: vrbench generate --model wan2.1-t2v-1.3b --cases ETV CCR --seeds 2 --out runs/wan13b",
     )
     add_generation_options(p)
+    p.add_argument("--prompts", choices=["vrbench", "vbench", "vbench2"], default="vrbench",
+                   help="the prompt suite: VR-Bench's (default), VBench's standard suite (VBench_full_info.json of the "
+                        "installed vbench package, 946 entries) or VBench-2.0's (vbench2's VBench2_full_info.json)")
+    p.add_argument("--vbench-dimensions", nargs="+", action="extend", metavar="DIM",
+                   help="--prompts vbench/vbench2: only the prompts of these VBench dimensions (default: all)")
+    p.add_argument("--samples", type=int, metavar="N",
+                   help="--prompts vbench/vbench2: videos per prompt, indices and seeds 0..N-1 (default: what VBench "
+                        "looks up: 5; VBench-2.0: 3, and 20 for Diversity)")
+    p.add_argument("--vbench-info", metavar="PATH",
+                   help="--prompts vbench/vbench2: the prompt file (default: the one inside the installed package)")
     p.set_defaults(func=cmd_generate)

@@ -51,6 +51,7 @@ def cmd_report(args) -> int:
     _check_options(args)
     if args.bootstrap < 0:
         raise VRBenchError(f"--bootstrap: expected a number >= 0, got {args.bootstrap}")
+    vbench_runs = _split_vbench_runs(args)
     if args.format != "html":
         suite, _labels, runs = read_runs(args, mixed_suites=True)
         path = write_table(runs, suite, args.out, args.format, ci=args.ci, samples=args.bootstrap, seed=args.bootstrap_seed)
@@ -63,9 +64,27 @@ def cmd_report(args) -> int:
     if labels is not None or len({j for r in runs for j in r.judges}) > 1:
         agreement = _agreement(runs, suite, labels, args)
     index = build_site(runs, suite, args.out, vbench=vbench, agreement=agreement, copy_videos=args.copy_videos,
-                       samples=args.bootstrap, seed=args.bootstrap_seed)
+                       samples=args.bootstrap, seed=args.bootstrap_seed, vbench_runs=vbench_runs)
     print(f"wrote {index} (open it in a browser; it needs no network)")
     return 0
+
+
+def _split_vbench_runs(args) -> list:
+    """VBench runs (`vrbench generate --prompts vbench`) among the run directories are read for their VBench
+    results (shown on the row of the VR-Bench run they belong to); ``args.run_dirs`` keeps the VR-Bench runs."""
+    from ..vbench_eval import is_vbench_run, load_vbench_run
+
+    vbench_dirs = [d for d in args.run_dirs if is_vbench_run(d)]
+    if not vbench_dirs:
+        return []
+    args.run_dirs = [d for d in args.run_dirs if d not in vbench_dirs]
+    if not args.run_dirs:
+        raise VRBenchError(f"only VBench runs given ({', '.join(vbench_dirs)}); give the VR-Bench runs whose rows their "
+                           "VBench results go on")
+    if args.format != "html":
+        print(f"note: VBench runs are shown on the site, not in --format {args.format} tables: {', '.join(vbench_dirs)}")
+        return []
+    return [load_vbench_run(d) for d in vbench_dirs]
 
 
 
@@ -84,10 +103,13 @@ def register(sub) -> None:
     p.add_argument("--ci", action="store_true", help="tables only: add the 95%% intervals of the scores and of the ranks")
     p.add_argument("--vbench", nargs="+", metavar="FILE", default=[],
                    help="VBench results to show beside VR-Bench: a CSV with a model column, or NAME=RESULTS.json; "
-                        "a VBench name is matched to a run label (exactly, else ignoring case)")
+                        "a VBench name is matched to a run label (exactly, else ignoring case). VBench runs (`vrbench "
+                        "generate --prompts vbench`, then `vrbench vbench evaluate`) need no --vbench: give them as RUN_DIRs")
     p.add_argument("--percent", action="store_true", help="VBench CSV values are percentages (0-100), as on the VBench leaderboard")
-    p.add_argument("--human", metavar="FILE", help="human labels CSV: run,case,question,answer[,seed] or run,score, where run is a run's label "
-                                                   "(the column may be called model); runs it names that are not given are skipped with a note")
+    p.add_argument("--human", nargs="+", metavar="FILE",
+                   help="human labels CSV(s): run,case,question,answer[,seed], run,case,seed,question,answer,annotator,time "
+                        "(several annotators: their majority is the human answer) or run,score, where run is a run's label "
+                        "(the column may be called model); runs they name that are not given are skipped with a note")
     p.add_argument("--copy-videos", action="store_true", help="copy videos into the site (self-contained) instead of linking to the runs")
     p.add_argument("--suite", metavar="PATH", help="suite directory that every run must have been made with "
                                                    "(default: each run's own, as its run.json records)")

@@ -11,11 +11,11 @@ def cmd_score(args) -> int:
     from ..stages.score import score_run
 
     run = RunDir(args.run_dir)
+    suite = suite_for_run(run, args.suite)  # first: a run of VBench's prompts is refused as such, judged or not
     judges = [args.judge] if args.judge else run.judges()
     if not judges:
         raise VRBenchError(f"{run.root}: no judgments/<judge>.jsonl files to score")
     config = scoring_config(args)
-    suite = suite_for_run(run, args.suite)
     for judge in judges:
         result = score_run(run.root, judge, config, args.suite)
         used = result["config"]

@@ -21,6 +21,9 @@ Rows of ``generations.jsonl``::
 
 Several rows may exist for one pair (an error, then a success on rerun); the latest one counts
 (:func:`latest_generations`, :func:`finished_videos`).
+
+:func:`generate_vbench_run` makes VBench's standard prompt suite through the same loop
+(:func:`_generate_pairs`): pairs are (file stem, sample index), videos ``videos/{prompt}-{index}.mp4``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -44,7 +47,7 @@ from vrbench import __version__
 
 from ..errors import VRBenchError
 from ..files import append_jsonl
-from ..runstore import Pair, RunDir, latest_generations, run_lock, update_manifest
+from ..runstore import VBENCH_KIND, Pair, RunDir, latest_generations, run_lock, update_manifest
 from ..suite import Case
 
 log = logging.getLogger(__name__)
@@ -207,24 +210,28 @@ def _discard_outputs(run: RunDir) -> None:
     """Remove what a run made with other settings (``--overwrite``); run.json is rewritten next."""
     import shutil
 
-    log.warning("--overwrite: discarding videos, generations, judgments and scores in %s", run.root)
-    for d in (run.videos_dir, run.root / "judgments", run.root / "scores"):
+    log.warning("--overwrite: discarding videos, generations, judgments, scores and VBench results in %s", run.root)
+    for d in (run.videos_dir, run.root / "judgments", run.root / "scores", run.vbench_dir):
         shutil.rmtree(d, ignore_errors=True)
     run.generations_file.unlink(missing_ok=True)
 
 
-def prepare_run(run: RunDir, generator_name: str, signature: dict, suite_info: dict, cases: Sequence[str],
+def prepare_run(run: RunDir, generator_name: str, signature: dict, suite_info: dict | None, cases: Sequence[str],
                 seeds: Sequence[int], overwrite: bool = False, called: dict[str, Any] | None = None,
-                label: str | None = None) -> dict:
+                label: str | None = None, vbench: dict | None = None) -> dict:
     """Write (or extend) run.json before any video; refuse a different generator signature.
 
     ``called`` (see :func:`invocation`) is appended to ``invocations``; the first call's provenance
-    also stays at the top level, never overwritten by later calls."""
+    also stays at the top level, never overwritten by later calls. ``vbench`` (a VBench prompt suite's
+    ``info()``) makes the run a VBench run (``"kind": "vbench"``, no ``suite``, ``cases`` or ``seeds``):
+    a run holds one kind of videos, and one prompt file, whose selected dimensions add up over calls."""
     called = called if called is not None else invocation(utc_now(), Shard())
 
     def change(manifest: dict) -> None:
         recorded = manifest.get("generator")
         ours = {"name": generator_name, "signature": signature}
+        if manifest:
+            _check_same_prompts(run, manifest, vbench, overwrite)
         if recorded and recorded != ours:
             if not overwrite:
                 what = (f"generator '{recorded.get('name')}'" if recorded.get("name") != generator_name
@@ -239,16 +246,46 @@ def prepare_run(run: RunDir, generator_name: str, signature: dict, suite_info: d
             manifest.update({"vrbench_version": called["vrbench_version"], "created": called["started"],
                              "git": called["git"], "host": called["host"], "command": called["command"],
                              "environment": called["environment"]})
-        manifest["suite"] = suite_info
+        if vbench is None:
+            manifest["suite"] = suite_info
+        else:
+            manifest["kind"] = VBENCH_KIND
+            manifest["vbench"] = _merge_vbench_info(manifest.get("vbench"), vbench)
         manifest["generator"] = ours
         if label is not None:
             manifest["label"] = label
-        manifest["cases"] = sorted(set(manifest.get("cases") or []) | set(cases))
-        manifest["seeds"] = sorted(set(manifest.get("seeds") or []) | set(seeds))
+        if vbench is None:
+            manifest["cases"] = sorted(set(manifest.get("cases") or []) | set(cases))
+            manifest["seeds"] = sorted(set(manifest.get("seeds") or []) | set(seeds))
         manifest.setdefault("invocations", []).append(called)
         manifest.setdefault("timings", {})
 
     return update_manifest(run.root, change)
+
+
+def _check_same_prompts(run: RunDir, manifest: dict, vbench: dict | None, overwrite: bool) -> None:
+    """A run holds the videos of one prompt suite: VR-Bench's or one VBench prompt file (never both)."""
+    recorded_kind = manifest.get("kind") or "vrbench"
+    ours = VBENCH_KIND if vbench is not None else "vrbench"
+    if recorded_kind != ours:
+        holds = "VBench's prompt suite" if recorded_kind == VBENCH_KIND else "VR-Bench's suite"
+        raise VRBenchError(f"{run.run_file}: this run holds {holds}; a run holds the videos of one prompt suite: use another --out")
+    if vbench is None:
+        return
+    old = manifest.get("vbench") or {}
+    if (old.get("benchmark"), old.get("sha256")) != (vbench["benchmark"], vbench["sha256"]) and not overwrite:
+        raise VRBenchError(f"{run.run_file}: this run was made from {old.get('benchmark')} prompt file {old.get('file')} "
+                           f"(sha256 {str(old.get('sha256'))[:12]}), not {vbench['file']} (sha256 {vbench['sha256'][:12]}): "
+                           "use another --out, or pass --overwrite to discard its videos and results")
+
+
+def _merge_vbench_info(old: dict | None, new: dict) -> dict:
+    """run.json's ``vbench``: the selected dimensions add up over calls; the largest ``--samples`` counts."""
+    if not old or old.get("sha256") != new["sha256"]:
+        return dict(new)
+    dims = list(dict.fromkeys([*(old.get("dimensions") or []), *new["dimensions"]]))
+    samples = None if old.get("samples") is None or new["samples"] is None else max(old["samples"], new["samples"])
+    return {**new, "dimensions": dims, "samples": samples}
 
 
 # ------------------------------------------------------------------------------------ generating
@@ -278,21 +315,22 @@ class GenerationSummary:
         return f"generate: {', '.join(parts)}{share} in {self.seconds:.1f}s -> {self.run_dir}"
 
 
-def _remove_stale_temp_files(run: RunDir, pairs: Sequence[Pair]) -> None:
-    """Temporary files of writes a kill interrupted, for pairs this process owns (no other process writes them)."""
+def _remove_stale_temp_files(run: RunDir, videos: Sequence[Path]) -> None:
+    """Temporary files of writes a kill interrupted (``files.atomic_output``: ``.{name}.XXXX.mp4`` beside the
+    video), for videos this process owns (no other process writes them)."""
     if not run.videos_dir.is_dir():
         return
-    prefixes = tuple(f".{Path(run.video_path(c, s).name).stem}." for c, s in pairs)
+    prefixes = tuple(f".{v.name}." for v in videos)
     for path in run.videos_dir.iterdir():
         if path.name.startswith(prefixes) and path.suffix == ".mp4":
             path.unlink(missing_ok=True)
 
 
 def _video_row(run: RunDir, generator_name: str, case_id: str, seed: int, seconds: float | None,
-               info: dict | None = None) -> dict:
+               info: dict | None = None, path: Path | None = None) -> dict:
     from ..video import sha256_file, video_info
 
-    path = run.video_path(case_id, seed)
+    path = path or run.video_path(case_id, seed)
     meta = video_info(path)
     row = {
         "case": case_id,
@@ -338,9 +376,7 @@ def generate_run(
     (its ``signature()`` is still recorded under ``model``). ``label`` names the run downstream (report,
     agreement, exports; default: the run folder's name) and is stored in run.json.
     """
-    from tqdm.auto import tqdm
-
-    from ..generator import GENERATORS, GenerationRequest
+    from ..generator import GENERATORS
     from ..runstore import suite_for_run
 
     started, t0 = utc_now(), time.monotonic()
@@ -350,8 +386,7 @@ def generate_run(
         raise VRBenchError(f"--seeds: expected a positive count, got {seeds}")
     if limit is not None and limit < 1:
         raise VRBenchError(f"--limit: expected a positive number, got {limit}")
-    if label is not None and (not label.strip() or label != label.strip() or "\n" in label):
-        raise VRBenchError(f"--label: expected a non-empty name without surrounding spaces, got {label!r}")
+    _check_label(label)
     check_writable(run.root)
     size_at_start = _file_size(run.generations_file)
     suite = suite_for_run(run, suite_path)
@@ -363,34 +398,104 @@ def generate_run(
     shard = shard or Shard()
     prepare_run(run, model, signature, suite.info(), [c.id for c in selected], seed_list, overwrite,
                 invocation(started, shard), label=label)
-    by_id = {c.id: c for c in selected}
     pairs: list[Pair] = [(c.id, s) for c in selected for s in seed_list]
+    return _generate_pairs(run, model, gen, {c.id: c.prompt for c in selected}, pairs, run.video_path,
+                           owns_generator=generator is None, shard=shard, started=started, t0=t0,
+                           size_at_start=size_at_start, progress=progress)
+
+
+def generate_vbench_run(
+    run_dir: str | Path,
+    model: str,
+    *,
+    benchmark: str = "vbench",
+    dimensions: Sequence[str] | None = None,
+    samples: int | None = None,
+    info_path: str | Path | None = None,
+    options: dict[str, Any] | None = None,
+    limit: int | None = None,
+    shard: Shard | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    generator=None,
+    label: str | None = None,
+) -> GenerationSummary:
+    """Generate VBench's standard prompt suite (``vbench_prompts``) as VBench's standard mode looks it up:
+    ``videos/{prompt}-{index}.mp4``, index = seed = 0..samples-1, with the same machinery as VR-Bench
+    runs (resume, shards, ranks, atomic writes, generations.jsonl rows whose ``case`` is the file stem).
+
+    run.json records ``"kind": "vbench"`` and the prompt file (``vbench``), so ``judge`` and ``score``
+    refuse the run and `vrbench vbench evaluate` knows what to evaluate. ``limit`` keeps the first N prompts.
+    """
+    from ..generator import GENERATORS
+    from ..vbench_prompts import load_prompt_suite, video_file_name
+
+    started, t0 = utc_now(), time.monotonic()
+    run = RunDir(run_dir)
+    if limit is not None and limit < 1:
+        raise VRBenchError(f"--limit: expected a positive number, got {limit}")
+    _check_label(label)
+    suite = load_prompt_suite(benchmark, info_path, dimensions, samples)
+    prompts = suite.prompts[:limit]
+    if not prompts:
+        raise VRBenchError(f"--vbench-dimensions: no prompts of {suite.path} belong to {', '.join(suite.dimensions)}")
+    check_writable(run.root)
+    size_at_start = _file_size(run.generations_file)
+    gen = generator if generator is not None else GENERATORS.create(model, options)  # cheap: no weights yet
+    shard = shard or Shard()
+    prepare_run(run, model, gen.signature(), None, [], [], overwrite, invocation(started, shard), label=label,
+                vbench=suite.info())
+    pairs: list[Pair] = [(p.id, i) for p in prompts for i in range(p.samples)]
+
+    def video_path(stem: str, index: int) -> Path:
+        return run.videos_dir / video_file_name(stem, index)
+
+    return _generate_pairs(run, model, gen, {p.id: p.prompt for p in prompts}, pairs, video_path,
+                           owns_generator=generator is None, shard=shard, started=started, t0=t0,
+                           size_at_start=size_at_start, progress=progress)
+
+
+def _check_label(label: str | None) -> None:
+    if label is not None and (not label.strip() or label != label.strip() or "\n" in label):
+        raise VRBenchError(f"--label: expected a non-empty name without surrounding spaces, got {label!r}")
+
+
+def _generate_pairs(run: RunDir, model: str, gen, prompts: Mapping[str, str], pairs: list[Pair],
+                    video_path: Callable[[str, int], Path], *, owns_generator: bool, shard: Shard, started: str,
+                    t0: float, size_at_start: int, progress: bool) -> GenerationSummary:
+    """The one generation loop of every run: this process's share of ``pairs`` ((id, seed), the id's prompt in
+    ``prompts``), each written to ``video_path(id, seed)``; resumes, records rows and decides who judges."""
+    from tqdm.auto import tqdm
+
+    from ..generator import GenerationRequest
+
     mine = shard.take(pairs)
     latest = latest_generations(run.root)
     done = {k for k, r in latest.items() if "error" not in r and (run.root / r["video"]).is_file()}
 
     # A video renamed into place just before a crash has no row: adopt it (it is complete, written atomically).
-    recovered = [p for p in mine if p not in done and run.video_path(*p).is_file()]
+    recovered = [p for p in mine if p not in done and video_path(*p).is_file()]
     last_row_end = None
     for case_id, seed in recovered:
-        last_row_end = append_row(run, {**_video_row(run, model, case_id, seed, None), "recovered": True})
+        last_row_end = append_row(run, {**_video_row(run, model, case_id, seed, None, path=video_path(case_id, seed)),
+                                        "recovered": True})
         done.add((case_id, seed))
     todo = [p for p in mine if p not in done]
-    _remove_stale_temp_files(run, todo)
+    _remove_stale_temp_files(run, [video_path(*p) for p in todo])
     summary = GenerationSummary(run.root, len(pairs), len(mine), len(mine) - len(todo) - len(recovered), 0, len(recovered),
                                 last_row_end=last_row_end)
     if todo:
         log.info("generating %d videos with %s into %s (shard %s)", len(todo), model, run.root, shard)
-        owns_generator = generator is None
         try:
-            gen.prepare([GenerationRequest(c, by_id[c].prompt, seed) for c, seed in todo])  # e.g. conditioning, before weights
+            gen.prepare([GenerationRequest(c, prompts[c], seed) for c, seed in todo])  # e.g. conditioning, before weights
             gen.load()
             batch_size = max(1, int(getattr(gen, "batch_size", 1)))
             bar = tqdm(total=len(todo), desc=f"generate {model}", unit="video", disable=not progress)
             with bar:
                 for start in range(0, len(todo), batch_size):
                     batch = todo[start : start + batch_size]
-                    _generate_batch(gen, run, model, [(by_id[c], s) for c, s in batch], summary, latest)
+                    _generate_batch(gen, run, model, [GenerationRequest(c, prompts[c], s) for c, s in batch], video_path,
+                                    summary, latest)
                     bar.update(len(batch))
         finally:
             if owns_generator:
@@ -418,20 +523,19 @@ def generate_run(
     return summary
 
 
-def _generate_batch(gen, run: RunDir, model: str, batch: list[tuple[Case, int]], summary: GenerationSummary,
-                    latest: dict[Pair, dict]) -> None:
+def _generate_batch(gen, run: RunDir, model: str, requests: list, video_path: Callable[[str, int], Path],
+                    summary: GenerationSummary, latest: dict[Pair, dict]) -> None:
     """Generate, write and record one batch; a CaseFailed batch is retried one by one to find the culprit."""
-    from ..generator import CaseFailed, GenerationRequest
+    from ..generator import CaseFailed
     from ..video import write_video
 
-    requests = [GenerationRequest(case.id, case.prompt, seed) for case, seed in batch]
     t0 = time.monotonic()
     try:
         results = gen.generate(requests)
     except CaseFailed as e:
-        if len(batch) > 1:
-            for item in batch:
-                _generate_batch(gen, run, model, [item], summary, latest)
+        if len(requests) > 1:
+            for request in requests:
+                _generate_batch(gen, run, model, [request], video_path, summary, latest)
             return
         case_id, seed = requests[0].case_id, requests[0].seed
         log.info("%s seed %d: %s", case_id, seed, e)  # reported once, by the caller (summary.failed)
@@ -444,6 +548,7 @@ def _generate_batch(gen, run: RunDir, model: str, batch: list[tuple[Case, int]],
         raise RuntimeError(f"generator {model} returned {len(results)} videos for {len(requests)} requests")
     seconds = (time.monotonic() - t0) / len(requests)
     for req, video in zip(requests, results):
-        write_video(run.video_path(req.case_id, req.seed), video.frames, video.fps)
-        summary.last_row_end = append_row(run, _video_row(run, model, req.case_id, req.seed, seconds, video.info))
+        path = video_path(req.case_id, req.seed)
+        write_video(path, video.frames, video.fps)
+        summary.last_row_end = append_row(run, _video_row(run, model, req.case_id, req.seed, seconds, video.info, path=path))
         summary.made += 1
