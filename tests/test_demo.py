@@ -38,3 +38,14 @@ def test_demo(tmp_path, capsys):
     assert set(audit["controls"]) == {"static", "reversed", "shuffled", "swapped"}
     table = (site / "leaderboard.md").read_text()  # the paper-table format of the same leaderboard
     assert table.startswith("| Rank | Run | Model | Judge | Overall |") and "| demo | tiny-wan | tiny-qwen-vl |" in table
+    # the demo says how to label its videos, and what it says works: label every video, then agreement
+    assert f"vrbench label {out} --annotator NAME" in text and f"vrbench agreement {out} --human labels-NAME.csv" in text
+    from vrbench.label import LabelSession, load_videos, plan_videos
+
+    videos, suite = load_videos([out])
+    session = LabelSession(plan_videos(videos, suite), suite, tmp_path / "labels-me.csv", "me")
+    for i in range(len(session.plan)):
+        for q in session.questions(i):
+            session.answer(i, q, "yes")
+    assert main(["agreement", str(out), "--human", str(session.path), "--bootstrap", "20"]) == 0
+    assert "tiny-qwen-vl vs humans" in capsys.readouterr().out

@@ -48,6 +48,9 @@ def test_wheel_file_list(wheel):
         "vrbench/prompts/CHANGELOG.md",
         "vrbench/prompts/v1.0/suite.json",  # earlier versions stay loadable for old runs
         "vrbench/reports/__init__.py",
+        "vrbench/reports/templates/index.html",
+        "vrbench/judge_templates/yes_no.jinja",
+        "vrbench/label_page/index.html",  # `vrbench label` serves it from the installed package
     ]:
         assert required in names, required
     case_files = sorted(n for n in names if n.startswith("vrbench/prompts/cases/") and n.endswith(".jsonl"))
