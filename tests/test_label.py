@@ -155,6 +155,9 @@ def test_bad_input_is_one_line(runs, tmp_path):
     old_format.write_text("run,case,question,answer\nalpha-model,DRF-01,Q1,yes\n")
     with pytest.raises(VRBenchError, match=r"old.csv:1: header: expected run,case,seed,question,answer,annotator,time"):
         LabelSession([], suite, old_format, "alice")
+    twin = make_run(tmp_path / "twin", "m", label="alpha-model", video_cases=("DRF-01",), score=False)
+    with pytest.raises(VRBenchError, match="two runs are labelled 'alpha-model'"):
+        load_videos([*runs, twin])
     with pytest.raises(VRBenchError, match="no finished videos"):
         load_videos([make_run(tmp_path / "empty", "m", video_cases=(), score=False)])
 

@@ -627,16 +627,11 @@ def annotator_agreement(
 
 
 def _runs_by_label(runs: Sequence[RunResults], judge: str) -> dict[str, RunResults]:
-    """The runs judged by ``judge``, by label (labels are unique: ``vrbench.results.load_runs`` checks)."""
-    out: dict[str, RunResults] = {}
-    for run in runs:
-        if judge not in run.judges:
-            continue
-        if run.label in out:
-            raise VRBenchError(f"two runs are labelled {run.label!r} ({out[run.label].root}, {run.root}); "
-                               "rename one folder, or give it another label with `vrbench generate ... --label NAME`")
-        out[run.label] = run
-    return out
+    """The runs judged by ``judge``, by label (two runs with one label are refused)."""
+    from .results import check_labels
+
+    check_labels(runs)
+    return {run.label: run for run in runs if judge in run.judges}
 
 
 def _runs_not_given(runs: Sequence[RunResults], labels: HumanLabels) -> list[str]:

@@ -24,13 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from .agreement import CANT_TELL, LABEL_COLUMNS, RETRACT, annotator_answers, read_label_rows
 from .answers import NO, YES
 from .errors import VRBenchError
 from .files import file_lock, repair_torn_tail
-from .results import run_label
-from .runstore import RunDir, finished_videos, suite_for_run
+from .results import check_labels, run_label
+from .runstore import RunDir, finished_videos, suite_for_runs
 from .suite import Suite
 
 log = logging.getLogger(__name__)
@@ -59,29 +60,27 @@ def check_annotator(name: str) -> str:
 def load_videos(run_dirs: Sequence[str | Path], suite_path: str | Path | None = None) -> tuple[list[Video], Suite]:
     """Every finished video of the runs, and the one suite they were made with (runs of different
     suites ask different questions, so they are refused). Two runs with one label are refused."""
-    videos: list[Video] = []
-    suites: dict[str, Suite] = {}
-    labels: dict[str, Path] = {}
-    for d in run_dirs:
-        run = RunDir(d)
+    runs = [RunDir(d) for d in run_dirs]
+    for run in runs:
         if not run.root.is_dir():
             raise VRBenchError(f"{run.root}: run directory not found")
-        suite = suite_for_run(run, suite_path)
-        suites.setdefault(suite.sha256, suite)
-        label = run_label(run, run.read_manifest() or {})
-        if label in labels:
-            raise VRBenchError(f"two runs are labelled {label!r} ({labels[label]}, {run.root}); give one another label "
-                               "(`vrbench generate ... --label NAME`) or rename its folder")
-        labels[label] = run.root
-        known = {c.id for c in suite.cases}
-        found = [Video(label, c, s, run.root / row["video"]) for (c, s), row in sorted(finished_videos(run.root).items()) if c in known]
+    suite = suite_for_runs(run_dirs, suite_path)
+    named = [_Named(run_label(run, run.read_manifest() or {}), run.root) for run in runs]
+    check_labels(named)
+    known = {c.id for c in suite.cases}
+    videos: list[Video] = []
+    for run, name in zip(runs, named):
+        found = [Video(name.label, c, s, run.root / row["video"]) for (c, s), row in sorted(finished_videos(run.root).items())
+                 if c in known]
         if not found:
             raise VRBenchError(f"{run.root}: no finished videos to label (run `vrbench generate` first)")
         videos += found
-    if len(suites) > 1:
-        raise VRBenchError("these runs were made with different suites, which ask different questions: "
-                           + "; ".join(f"{s.name} {s.version}" for s in suites.values()) + "; label them separately")
-    return videos, next(iter(suites.values()))
+    return videos, suite
+
+
+class _Named(NamedTuple):
+    label: str
+    root: Path
 
 
 def plan_videos(videos: Sequence[Video], suite: Suite, sample: int | None = None, seed: int = 0) -> list[Video]:

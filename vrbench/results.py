@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .answers import INVALID
 from .errors import VRBenchError
@@ -162,9 +162,19 @@ def load_runs(paths: Sequence[str | Path], suite: Suite | None = None) -> list[R
     return runs
 
 
-def check_labels(runs: Sequence[RunResults]) -> None:
+class Labelled(Protocol):
+    """A run as far as its name goes: its label and its folder."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def root(self) -> Path: ...
+
+
+def check_labels(runs: Sequence[Labelled]) -> None:
     """One run per label, or a one-line error naming both folders and the way out."""
-    seen: dict[str, RunResults] = {}
+    seen: dict[str, Labelled] = {}
     for run in runs:
         first = seen.setdefault(run.label, run)
         if first is not run:

@@ -265,7 +265,7 @@ def suite_for_runs(run_dirs, suite_path: str | Path | None = None) -> Suite:
     if len(by_sha) > 1:
         groups = "; ".join(f"{s.name} {s.version} ({s.sha256[:12]}): {', '.join(dirs)}" for s, dirs in by_sha.values())
         raise VRBenchError(f"these runs were made with different suites, whose scores are not comparable: {groups}; "
-                           "report them separately")
+                           "use them separately")
     return next(iter(by_sha.values()))[0]
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .errors import VRBenchError
 from .results import run_label
-from .runstore import RunDir, is_vbench_manifest, latest_generations, update_manifest
+from .runstore import RunDir, finished_videos, is_vbench_manifest, update_manifest
 from .vbench import VBENCH, VBENCH2, VBenchResult, canonical_dimension, read_vbench_sources
 
 log = logging.getLogger(__name__)
@@ -114,10 +114,9 @@ def _check_videos(run: RunDir, info: dict, prompt_file: Path, dimensions: Sequen
     from .vbench_prompts import load_prompt_suite, video_file_name
 
     suite = load_prompt_suite(info["benchmark"], prompt_file, dimensions, info.get("samples"))
-    latest = latest_generations(run.root)
+    finished = finished_videos(run.root)  # rows are keyed (file stem, index), as generate writes them
     expected = [(p.id, i) for p in suite.prompts for i in range(p.samples)]
-    missing = [(stem, i) for stem, i in expected if not (run.videos_dir / video_file_name(stem, i)).is_file()
-               or "error" in latest.get((stem, i), {"error": None})]
+    missing = [pair for pair in expected if pair not in finished]
     if missing:
         raise VRBenchError(f"{run.root}: {len(missing)} of the {len(expected)} videos of {', '.join(dimensions)} are missing "
                            f"(e.g. {video_file_name(*missing[0])!r}); finish `vrbench generate --prompts {info['benchmark']} "
